@@ -1,0 +1,82 @@
+#include "core/dtype.h"
+
+#include <cmath>
+
+namespace herd {
+
+const char* dtype_name(DType t) {
+  switch (t) {
+    case DType::F32: return "F32";
+    case DType::F16: return "F16";
+    case DType::BF16: return "BF16";
+  }
+  return "?";
+}
+
+size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+
+float f16_to_f32(uint16_t h) {
+  uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
+  uint32_t exp = (h >> 10) & 0x1f;
+  uint32_t man = h & 0x3ffu;
+  uint32_t u;
+  if (exp == 0) {
+    if (man == 0) {
+      u = sign;
+    } else {  // subnormal: normalize
+      int e = -1;
+      do {
+        ++e;
+        man <<= 1;
+      } while ((man & 0x400u) == 0);
+      u = sign | static_cast<uint32_t>(127 - 15 - e) << 23 | (man & 0x3ffu) << 13;
+    }
+  } else if (exp == 31) {
+    u = sign | 0x7f800000u | man << 13;
+  } else {
+    u = sign | (exp + 112) << 23 | man << 13;
+  }
+  float f;
+  std::memcpy(&f, &u, 4);
+  return f;
+}
+
+uint16_t f32_to_f16(float f) {
+  uint32_t u;
+  std::memcpy(&u, &f, 4);
+  uint16_t sign = static_cast<uint16_t>((u >> 16) & 0x8000u);
+  uint32_t au = u & 0x7fffffffu;
+  if (au > 0x7f800000u) return sign | 0x7e00u;          // NaN
+  if (au >= 0x477ff000u) return sign | 0x7c00u;         // overflow to inf (>= 65520)
+  if (au < 0x38800000u) {                               // subnormal or zero in f16
+    float af;
+    std::memcpy(&af, &au, 4);
+    // Scale so the f16 subnormal unit (2^-24) becomes 1, then round to nearest even.
+    float scaled = af * 16777216.0f;
+    uint32_t m = static_cast<uint32_t>(std::nearbyint(scaled));
+    return sign | static_cast<uint16_t>(m);
+  }
+  uint32_t mant_odd = (au >> 13) & 1u;
+  au += 0xc8000fffu + mant_odd;  // re-bias exponent (-112 << 23) and round to nearest even
+  return sign | static_cast<uint16_t>(au >> 13);
+}
+
+void to_f32(DType t, const void* src, float* dst, size_t n) {
+  switch (t) {
+    case DType::F32:
+      std::memcpy(dst, src, n * 4);
+      return;
+    case DType::BF16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = bf16_to_f32(s[i]);
+      return;
+    }
+    case DType::F16: {
+      const uint16_t* s = static_cast<const uint16_t*>(src);
+      for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
+      return;
+    }
+  }
+}
+
+}  // namespace herd

@@ -1,0 +1,103 @@
+#include "core/thread_pool.h"
+
+#include <algorithm>
+#include <memory>
+
+namespace herd {
+
+namespace {
+thread_local bool t_in_pool = false;
+std::unique_ptr<ThreadPool> g_pool;
+std::mutex g_pool_mu;
+int g_pool_threads = 0;
+}  // namespace
+
+ThreadPool::ThreadPool(int n_threads) {
+  if (n_threads <= 0) n_threads = static_cast<int>(std::max(1u, std::thread::hardware_concurrency()));
+  for (int i = 1; i < n_threads; ++i) workers_.emplace_back([this] { worker_loop(); });
+}
+
+ThreadPool::~ThreadPool() {
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    stop_ = true;
+  }
+  cv_start_.notify_all();
+  for (auto& t : workers_) t.join();
+}
+
+void ThreadPool::run_blocks() {
+  for (;;) {
+    int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
+    if (b >= n_blocks_) break;
+    int64_t begin = b * block_;
+    int64_t end = std::min(n_, begin + block_);
+    (*fn_)(begin, end);
+  }
+}
+
+void ThreadPool::worker_loop() {
+  t_in_pool = true;
+  uint64_t seen = 0;
+  for (;;) {
+    {
+      std::unique_lock<std::mutex> lk(mu_);
+      cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
+      if (stop_) return;
+      seen = generation_;
+    }
+    run_blocks();
+    {
+      std::lock_guard<std::mutex> lk(mu_);
+      if (--active_ == 0) cv_done_.notify_one();
+    }
+  }
+}
+
+void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  grain = std::max<int64_t>(1, grain);
+  int threads = size();
+  // Serial when small, when nested, or when another caller already owns the pool.
+  bool expected = false;
+  if (threads == 1 || n <= grain || t_in_pool || !busy_.compare_exchange_strong(expected, true)) {
+    fn(0, n);
+    return;
+  }
+  // A few blocks per thread balances uneven work without much scheduling cost.
+  int64_t want_blocks = std::min<int64_t>((n + grain - 1) / grain, static_cast<int64_t>(threads) * 4);
+  block_ = (n + want_blocks - 1) / want_blocks;
+  n_ = n;
+  n_blocks_ = (n + block_ - 1) / block_;
+  fn_ = &fn;
+  next_block_.store(0, std::memory_order_relaxed);
+  {
+    std::lock_guard<std::mutex> lk(mu_);
+    active_ = static_cast<int>(workers_.size());
+    ++generation_;
+  }
+  cv_start_.notify_all();
+  t_in_pool = true;
+  run_blocks();
+  t_in_pool = false;
+  {
+    std::unique_lock<std::mutex> lk(mu_);
+    cv_done_.wait(lk, [&] { return active_ == 0; });
+  }
+  fn_ = nullptr;
+  busy_.store(false);
+}
+
+ThreadPool& ThreadPool::global() {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  if (!g_pool) g_pool = std::make_unique<ThreadPool>(g_pool_threads);
+  return *g_pool;
+}
+
+void ThreadPool::set_global_threads(int n) {
+  std::lock_guard<std::mutex> lk(g_pool_mu);
+  g_pool_threads = n;
+  g_pool.reset();
+}
+
+}  // namespace herd

@@ -1,0 +1,50 @@
+#pragma once
+// A fixed pool of worker threads for data-parallel loops. The calling thread takes part in the
+// work, so a pool of N threads uses N cores and never oversubscribes.
+#include <atomic>
+#include <condition_variable>
+#include <cstdint>
+#include <functional>
+#include <mutex>
+#include <thread>
+#include <vector>
+
+namespace herd {
+
+class ThreadPool {
+ public:
+  // n_threads <= 0 means one per hardware thread.
+  explicit ThreadPool(int n_threads = 0);
+  ~ThreadPool();
+  ThreadPool(const ThreadPool&) = delete;
+  ThreadPool& operator=(const ThreadPool&) = delete;
+
+  int size() const { return static_cast<int>(workers_.size()) + 1; }
+
+  // Calls fn(begin, end) over [0, n) split into contiguous blocks of at least `grain` items.
+  // Returns when all blocks are done. Nested calls from inside fn run serially.
+  void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
+
+  // Process-wide pool used by the kernels; its size is set once by the front end (-t).
+  static ThreadPool& global();
+  static void set_global_threads(int n);
+
+ private:
+  void worker_loop();
+  void run_blocks();
+
+  std::vector<std::thread> workers_;
+  std::mutex mu_;
+  std::condition_variable cv_start_, cv_done_;
+  uint64_t generation_ = 0;
+  bool stop_ = false;
+  int active_ = 0;
+
+  // Current job.
+  const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
+  int64_t n_ = 0, block_ = 1, n_blocks_ = 0;
+  std::atomic<int64_t> next_block_{0};
+  std::atomic<bool> busy_{false};
+};
+
+}  // namespace herd

@@ -1,0 +1,86 @@
+#include "kernels/ops.h"
+
+#include <cmath>
+
+#include "kernels/vec.h"
+
+namespace herd {
+
+void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, float eps) {
+  for (int64_t t = 0; t < T; ++t) {
+    const float* xr = x + t * n;
+    float* yr = y + t * n;
+    double ss = 0;
+    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    float r = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
+    if (w)
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * r * w[i];
+    else
+      for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * r;
+  }
+}
+
+void rope_interleaved(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq) {
+  const int half = head_dim / 2;
+  std::vector<float> cs(half), sn(half);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int i = 0; i < half; ++i) {
+      double a = static_cast<double>(pos[t]) * inv_freq[i];
+      cs[i] = static_cast<float>(std::cos(a));
+      sn[i] = static_cast<float>(std::sin(a));
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        float a = v[2 * i], b = v[2 * i + 1];
+        v[2 * i] = a * cs[i] - b * sn[i];
+        v[2 * i + 1] = a * sn[i] + b * cs[i];
+      }
+    }
+  }
+}
+
+void rope_rotate_half(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq) {
+  const int half = head_dim / 2;
+  std::vector<float> cs(half), sn(half);
+  for (int64_t t = 0; t < T; ++t) {
+    for (int i = 0; i < half; ++i) {
+      double a = static_cast<double>(pos[t]) * inv_freq[i];
+      cs[i] = static_cast<float>(std::cos(a));
+      sn[i] = static_cast<float>(std::sin(a));
+    }
+    for (int h = 0; h < n_heads; ++h) {
+      float* v = x + (t * n_heads + h) * head_dim;
+      for (int i = 0; i < half; ++i) {
+        float a = v[i], b = v[i + half];
+        v[i] = a * cs[i] - b * sn[i];
+        v[i + half] = b * cs[i] + a * sn[i];
+      }
+    }
+  }
+}
+
+void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  for (int64_t i = 0; i < n; ++i) {
+    float g = gate[i];
+    out[i] = g / (1.0f + std::exp(-g)) * up[i];
+  }
+}
+
+void softmax(float* x, int64_t n) {
+  float m = -INFINITY;
+  for (int64_t i = 0; i < n; ++i) m = std::max(m, x[i]);
+  if (m == -INFINITY) {
+    for (int64_t i = 0; i < n; ++i) x[i] = 0;
+    return;
+  }
+  double s = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    x[i] = std::exp(x[i] - m);
+    s += x[i];
+  }
+  float inv = static_cast<float>(1.0 / s);
+  scale_f32(inv, x, static_cast<size_t>(n));
+}
+
+}  // namespace herd

@@ -1,0 +1,37 @@
+#pragma once
+// The interface between the model and its key/value memory. The model hands over post-RoPE,
+// post-norm keys and values per layer and asks for attention outputs; how and where K/V live
+// (contiguous RAM, chunk rings, quantized pages, disk) is the implementation's business.
+#include <cstdint>
+
+namespace herd {
+
+struct AttentionShape {
+  int n_heads = 0;
+  int n_kv_heads = 0;
+  int head_dim = 0;
+  int64_t chunk = 0;  // > 0: a key at q is visible from p iff q <= p and q/chunk == p/chunk
+  float scale = 1.0f;  // softmax scale (1/sqrt(head_dim))
+};
+
+class KVCache {
+ public:
+  virtual ~KVCache() = default;
+
+  // Stores keys and values ([T, n_kv_heads*head_dim] each) of one layer at absolute positions
+  // pos[0..T). Positions must be written in increasing order, without gaps.
+  virtual void write(int layer, const int64_t* pos, int64_t T, const float* k, const float* v) = 0;
+
+  // out[t] = softmax(q[t]·Kᵀ·scale over the keys visible from pos[t]) · V for every query head;
+  // q and out are [T, n_heads*head_dim]. Keys up to and including pos[t] must already be written.
+  virtual void attend(int layer, const int64_t* pos, int64_t T, const float* q, float* out,
+                      const AttentionShape& shape) = 0;
+
+  // Number of positions stored (the next position to write), equal across layers after a step.
+  virtual int64_t n_positions() const = 0;
+  // Forgets positions >= n (used to rewind a conversation).
+  virtual void truncate(int64_t n) = 0;
+  virtual void clear() { truncate(0); }
+};
+
+}  // namespace herd

@@ -1,0 +1,54 @@
+#include <cmath>
+
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/vec.h"
+#include "model/blocks.h"
+
+namespace herd {
+
+void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, const std::vector<double>& inv_freq,
+                     float* h, const int64_t* pos, int64_t T, KVCache& cache, Scratch& s) {
+  const int64_t D = c.hidden_size;
+  const int hd = c.head_dim;
+  const int64_t qd = static_cast<int64_t>(c.n_heads) * hd, kvd = static_cast<int64_t>(c.n_kv_heads) * hd;
+  s.norm.resize(T * D);
+  s.q.resize(T * qd);
+  s.k.resize(T * kvd);
+  s.v.resize(T * kvd);
+  s.attn.resize(T * qd);
+  s.proj.resize(T * D);
+
+  rms_norm(h, w.attn_norm.data(), s.norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
+  matmul(s.norm.data(), T, w.q, s.q.data());
+  matmul(s.norm.data(), T, w.k, s.k.data());
+  matmul(s.norm.data(), T, w.v, s.v.data());
+
+  if (c.uses_rope(layer)) {
+    // RoPE at absolute positions, then (Llama 4 Scout) the weightless per-head RMS norm.
+    if (c.rope_style == RopeStyle::Interleaved) {
+      rope_interleaved(s.q.data(), T, c.n_heads, hd, pos, inv_freq.data());
+      rope_interleaved(s.k.data(), T, c.n_kv_heads, hd, pos, inv_freq.data());
+    } else {
+      rope_rotate_half(s.q.data(), T, c.n_heads, hd, pos, inv_freq.data());
+      rope_rotate_half(s.k.data(), T, c.n_kv_heads, hd, pos, inv_freq.data());
+    }
+    if (c.qk_norm(layer)) {
+      const float eps = static_cast<float>(c.rms_norm_eps);
+      rms_norm(s.q.data(), nullptr, s.q.data(), T * c.n_heads, hd, eps);
+      rms_norm(s.k.data(), nullptr, s.k.data(), T * c.n_kv_heads, hd, eps);
+    }
+  } else if (c.temperature_tuned(layer)) {
+    // NoPE layers: queries scaled by 1 + beta*ln(floor((p+1)/F) + 1) at absolute position p.
+    for (int64_t t = 0; t < T; ++t) scale_f32(c.attn_temperature(pos[t]), s.q.data() + t * qd, qd);
+  }
+
+  cache.write(layer, pos, T, s.k.data(), s.v.data());
+  AttentionShape shape{c.n_heads, c.n_kv_heads, hd, c.is_chunked(layer) ? c.chunk_size : 0,
+                       static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
+  cache.attend(layer, pos, T, s.q.data(), s.attn.data(), shape);
+  matmul(s.attn.data(), T, w.o, s.proj.data());
+  for (int64_t i = 0; i < T * D; ++i) h[i] += s.proj[i];
+}
+
+}  // namespace herd

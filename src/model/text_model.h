@@ -1,0 +1,43 @@
+#pragma once
+// A loaded Llama 4 (or dense Llama) text model: token ids in, logits out, with a KV cache that
+// carries the context between calls (prefill, then one token at a time).
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "kv/kv_cache.h"
+#include "model/blocks.h"
+#include "model/forward_trace.h"
+#include "model/model_config.h"
+#include "model/model_weights.h"
+
+namespace herd {
+
+class TextModel {
+ public:
+  TextModel(ModelConfig config, ModelWeights weights);
+
+  // Loads a model directory (Hugging Face config.json + safetensors).
+  static std::unique_ptr<TextModel> load(const std::string& path);
+
+  const ModelConfig& config() const { return config_; }
+  const ModelWeights& weights() const { return weights_; }
+
+  // A fresh cache sized for this model.
+  std::unique_ptr<KVCache> new_cache() const;
+
+  // Appends ids[0..T) at positions cache.n_positions() onward. Writes vocab_size logits for the
+  // last token to `logits`, or for every token ([T, vocab]) when all_logits is true.
+  void forward(const int32_t* ids, int64_t T, KVCache& cache, float* logits, bool all_logits,
+               ForwardTrace* trace = nullptr);
+
+ private:
+  ModelConfig config_;
+  ModelWeights weights_;
+  std::vector<double> inv_freq_;
+  Scratch scratch_;
+  std::vector<float> h_, out_norm_;
+  std::vector<int64_t> pos_;
+};
+
+}  // namespace herd

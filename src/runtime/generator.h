@@ -1,0 +1,53 @@
+#pragma once
+// The generation loop: prefill a prompt in slices, then sample one token at a time through the
+// KV cache until a stop id or the token limit.
+#include <cstdint>
+#include <functional>
+#include <vector>
+
+#include "kv/kv_cache.h"
+#include "model/text_model.h"
+#include "runtime/sampler.h"
+
+namespace herd {
+
+struct GenerateOptions {
+  int64_t max_new_tokens = 128;
+  SamplingParams sampling;
+  std::vector<int32_t> stop_ids;  // generation ends after emitting one of these
+  int64_t prefill_slice = 512;    // prompt tokens per forward call (bounds activation memory)
+};
+
+struct GenerateStats {
+  int64_t prompt_tokens = 0, new_tokens = 0;
+  double prefill_seconds = 0, decode_seconds = 0;
+  bool stopped_by_eos = false;
+};
+
+class Generator {
+ public:
+  Generator(TextModel& model, KVCache& cache, const GenerateOptions& opts);
+
+  // Feeds tokens (prompt or a later user turn) into the cache; leaves next-token logits ready.
+  void feed(const std::vector<int32_t>& ids);
+  // Samples, feeds and returns the next token. Requires feed() first.
+  int32_t step();
+  // feed(prompt) then step() until a stop id or max_new_tokens; on_token returns false to stop.
+  std::vector<int32_t> generate(const std::vector<int32_t>& prompt, const std::function<bool(int32_t)>& on_token);
+
+  const GenerateStats& stats() const { return stats_; }
+  const std::vector<int32_t>& history() const { return history_; }
+  bool is_stop(int32_t id) const;
+
+ private:
+  TextModel& model_;
+  KVCache& cache_;
+  GenerateOptions opts_;
+  Sampler sampler_;
+  std::vector<float> logits_;
+  std::vector<int32_t> history_;
+  bool have_logits_ = false;
+  GenerateStats stats_;
+};
+
+}  // namespace herd

@@ -1,0 +1,115 @@
+#include "runtime/sampler.h"
+
+#include <algorithm>
+#include <cmath>
+#include <unordered_set>
+
+#include "core/error.h"
+
+namespace herd {
+
+namespace {
+uint64_t splitmix64(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+}  // namespace
+
+Rng::Rng(uint64_t seed) {
+  for (auto& s : state) s = splitmix64(seed);
+}
+
+uint64_t Rng::next() {
+  const uint64_t result = rotl(state[1] * 5, 7) * 9;
+  const uint64_t t = state[1] << 17;
+  state[2] ^= state[0];
+  state[3] ^= state[1];
+  state[1] ^= state[2];
+  state[0] ^= state[3];
+  state[2] ^= t;
+  state[3] = rotl(state[3], 45);
+  return result;
+}
+
+double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
+
+int32_t argmax(const float* logits, int64_t n) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < n; ++i)
+    if (logits[i] > logits[best]) best = i;
+  return static_cast<int32_t>(best);
+}
+
+Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {
+  if (!(p.temperature >= 0) || !std::isfinite(p.temperature)) fail("temperature must be >= 0, got ", p.temperature);
+  if (p.top_k < 0) fail("top-k must be >= 0, got ", p.top_k);
+  if (!(p.top_p > 0 && p.top_p <= 1)) fail("top-p must be in (0, 1], got ", p.top_p);
+  if (!(p.min_p >= 0 && p.min_p <= 1)) fail("min-p must be in [0, 1], got ", p.min_p);
+  if (!(p.repetition_penalty > 0) || !std::isfinite(p.repetition_penalty))
+    fail("repetition penalty must be > 0, got ", p.repetition_penalty);
+}
+
+int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history) {
+  if (p_.repetition_penalty != 1.0f && !history.empty()) {
+    size_t from = (p_.repeat_last_n < 0 || static_cast<size_t>(p_.repeat_last_n) >= history.size())
+                      ? 0 : history.size() - static_cast<size_t>(p_.repeat_last_n);
+    std::unordered_set<int32_t> seen(history.begin() + static_cast<std::ptrdiff_t>(from), history.end());
+    for (int32_t id : seen) {
+      if (id < 0 || id >= vocab) continue;
+      float& l = logits[id];
+      l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
+    }
+  }
+  if (p_.temperature <= 0.0f) return argmax(logits, vocab);
+
+  // Candidates sorted by logit, cut by top-k, then probabilities at this temperature.
+  cand_.resize(vocab);
+  for (int64_t i = 0; i < vocab; ++i) cand_[i] = {logits[i], static_cast<int32_t>(i)};
+  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  int64_t k = (p_.top_k > 0 && p_.top_k < vocab) ? p_.top_k : vocab;
+  if (k < vocab) {
+    std::partial_sort(cand_.begin(), cand_.begin() + k, cand_.end(), by_logit);
+    cand_.resize(k);
+  } else {
+    std::sort(cand_.begin(), cand_.end(), by_logit);
+  }
+  const float maxl = cand_[0].first;
+  double sum = 0;
+  for (auto& c : cand_) {
+    c.first = static_cast<float>(std::exp((c.first - maxl) / p_.temperature));
+    sum += c.first;
+  }
+  for (auto& c : cand_) c.first = static_cast<float>(c.first / sum);
+  // top-p: smallest prefix with mass >= top_p; min-p: drop p < min_p * p_max.
+  size_t keep = cand_.size();
+  if (p_.top_p < 1.0f) {
+    double acc = 0;
+    for (size_t i = 0; i < cand_.size(); ++i) {
+      acc += cand_[i].first;
+      if (acc >= p_.top_p) {
+        keep = i + 1;
+        break;
+      }
+    }
+  }
+  if (p_.min_p > 0.0f) {
+    const float thr = p_.min_p * cand_[0].first;
+    size_t m = 1;
+    while (m < keep && cand_[m].first >= thr) ++m;
+    keep = m;
+  }
+  cand_.resize(keep);
+  double total = 0;
+  for (auto& c : cand_) total += c.first;
+  double r = rng_.uniform() * total;
+  for (auto& c : cand_) {
+    r -= c.first;
+    if (r < 0) return c.second;
+  }
+  return cand_.back().second;
+}
+
+}  // namespace herd
