@@ -27,10 +27,10 @@ void write_file(const std::filesystem::path& p, const std::string& bytes);
 
 struct CommandResult {
   int exit_code;
-  std::string out;  // stdout and stderr together
+  std::string out;  // stdout, and stderr too when merged
 };
-// Runs the herd binary built with this tree with the given argument string.
-CommandResult run_herd(const std::string& args);
+// Runs the herd binary built with this tree with the given argument string (no stdin).
+CommandResult run_herd(const std::string& args, bool merge_stderr = true);
 
 }  // namespace herd::test
 

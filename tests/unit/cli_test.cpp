@@ -1,0 +1,78 @@
+// The herd command line, end to end on the fixture models.
+#include <gtest/gtest.h>
+
+#include <cmath>
+
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace herd;
+
+TEST(Cli, LogitsMatchReference) {
+  HERD_REQUIRE_SHARED();
+  auto dir = test::testdata("models/maverick_tiny");
+  auto expected = test::read_json(dir / "expected.json");
+  const auto& seq = expected["sequences"][1];
+  std::string ids;
+  for (auto& i : seq["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(i.get<int>());
+  auto tmp = test::temp_dir("cli");
+  auto out = tmp / "l.f32";
+  auto r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --all --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto got = test::read_f32(out);
+  auto want = test::read_f32(dir / seq["logits_file"].get<std::string>());
+  ASSERT_EQ(got.size(), want.size());
+  for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-3) << i;
+
+  // Last position only without --all.
+  r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --out " + out.string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto last = test::read_f32(out);
+  ASSERT_EQ(last.size(), 512u);
+  for (size_t i = 0; i < 512; ++i) ASSERT_NEAR(last[i], want[want.size() - 512 + i], 1e-3);
+  fs::remove_all(tmp);
+}
+
+TEST(Cli, RunGreedyMatchesReference) {
+  HERD_REQUIRE_SHARED();
+  auto dir = test::testdata("models/scout_tiny");
+  auto expected = test::read_json(dir / "expected.json");
+  const auto& seq = expected["sequences"][2];
+  std::string ids, want;
+  for (auto& i : seq["ids"]) ids += (ids.empty() ? "" : ",") + std::to_string(i.get<int>());
+  for (auto& i : seq["greedy"]["new_tokens"]) want += (want.empty() ? "" : " ") + std::to_string(i.get<int>());
+  auto r = test::run_herd("run -m " + dir.string() + " --ids " + ids + " -n 16 --ignore-eos", false);
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(r.out, want + "\n");
+}
+
+TEST(Cli, SeededSamplingIsReproducible) {
+  HERD_REQUIRE_SHARED();
+  auto dir = test::testdata("models/top2_bf16_tiny").string();
+  std::string cmd = "run -m " + dir + " --ids 5,6,7 -n 24 --temp 1.0 --top-p 0.95 --seed 1234 --ignore-eos";
+  auto a = test::run_herd(cmd, false), b = test::run_herd(cmd, false);
+  ASSERT_EQ(a.exit_code, 0) << a.out;
+  EXPECT_EQ(a.out, b.out);
+  auto c = test::run_herd("run -m " + dir + " --ids 5,6,7 -n 24 --temp 1.0 --top-p 0.95 --seed 99 --ignore-eos", false);
+  EXPECT_NE(a.out, c.out);
+}
+
+TEST(Cli, InfoShowsSchedule) {
+  HERD_REQUIRE_SHARED();
+  auto r = test::run_herd("info -m " + test::testdata("models/scout_tiny").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_NE(r.out.find("Llama4ForConditionalGeneration"), std::string::npos);
+  EXPECT_NE(r.out.find("    3  NoPE      global   no       yes   MoE 8x32 top-1 + shared"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("    0  RoPE      chunked  yes      no    MoE"), std::string::npos) << r.out;
+}
+
+TEST(Cli, BadArguments) {
+  auto r = test::run_herd("logits --ids 1,2");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--out"), std::string::npos) << r.out;
+  r = test::run_herd("run -m /nonexistent/dir --ids 1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_NE(r.out.find("/nonexistent/dir: no config.json"), std::string::npos) << r.out;
+  r = test::run_herd("nosuchcommand");
+  EXPECT_NE(r.exit_code, 0);
+}

@@ -1,0 +1,152 @@
+// Kernels against plain scalar references, on every dtype and layout.
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <cmath>
+#include <random>
+
+#include "core/dtype.h"
+#include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/ops.h"
+#include "kernels/vec.h"
+
+using namespace herd;
+
+namespace {
+
+TEST(DType, Bf16RoundsToNearestEven) {
+  EXPECT_EQ(f32_to_bf16(1.0f), 0x3f80);
+  // 1 + 2^-8 is exactly halfway between two bf16 values: ties to even (down).
+  EXPECT_EQ(f32_to_bf16(1.00390625f), 0x3f80);
+  // 1 + 3*2^-8 is halfway with an odd lower neighbour: rounds up.
+  EXPECT_EQ(f32_to_bf16(1.01171875f), 0x3f82);
+  EXPECT_TRUE(std::isnan(bf16_to_f32(f32_to_bf16(NAN))));
+  EXPECT_EQ(bf16_to_f32(0xc040), -3.0f);
+}
+
+TEST(DType, F16ExhaustiveRoundTrip) {
+  for (uint32_t h = 0; h < 65536; ++h) {
+    float f = f16_to_f32(static_cast<uint16_t>(h));
+    if (std::isnan(f)) continue;
+    EXPECT_EQ(f32_to_f16(f), h) << std::hex << h;
+  }
+  EXPECT_EQ(f16_to_f32(0x3c00), 1.0f);
+  EXPECT_EQ(f16_to_f32(0x0001), std::ldexp(1.0f, -24));
+  EXPECT_EQ(f32_to_f16(65520.0f), 0x7c00);  // rounds to infinity
+  EXPECT_EQ(f32_to_f16(1.0f + std::ldexp(1.0f, -11)), 0x3c00);  // halfway, ties to even
+}
+
+TEST(Vec, SimdMatchesScalar) {
+  std::mt19937 rng(1);
+  std::normal_distribution<float> nd;
+  for (size_t n : {1u, 7u, 8u, 31u, 64u, 100u, 1000u}) {
+    std::vector<float> a(n), b(n), y1(n), y2(n);
+    for (size_t i = 0; i < n; ++i) a[i] = nd(rng), b[i] = nd(rng), y1[i] = y2[i] = nd(rng);
+    double ref = 0;
+    for (size_t i = 0; i < n; ++i) ref += static_cast<double>(a[i]) * b[i];
+    EXPECT_NEAR(dot_f32(a.data(), b.data(), n), ref, 1e-4 * std::sqrt(n));
+    EXPECT_NEAR(scalar::dot_f32(a.data(), b.data(), n), ref, 1e-4 * std::sqrt(n));
+    if (use_avx2()) {
+      EXPECT_NEAR(avx2::dot_f32(a.data(), b.data(), n), ref, 1e-4 * std::sqrt(n));
+    }
+    axpy_f32(0.5f, a.data(), y1.data(), n);
+    scalar::axpy_f32(0.5f, a.data(), y2.data(), n);
+    for (size_t i = 0; i < n; ++i) EXPECT_NEAR(y1[i], y2[i], 1e-6);
+  }
+}
+
+// Stores a random [rows, cols] matrix in dtype t, out- or in-major, and checks matmul against
+// double-precision arithmetic on the stored (rounded) values.
+void check_matmul(DType t, bool in_major, int64_t rows, int64_t cols, int64_t T) {
+  std::mt19937 rng(static_cast<unsigned>(rows * 31 + cols + T));
+  std::normal_distribution<float> nd;
+  std::vector<float> exact(rows * cols);
+  std::vector<uint8_t> store(rows * cols * dtype_size(t));
+  for (int64_t o = 0; o < rows; ++o)
+    for (int64_t i = 0; i < cols; ++i) {
+      float v = nd(rng);
+      int64_t idx = in_major ? i * rows + o : o * cols + i;
+      if (t == DType::F32) std::memcpy(&store[idx * 4], &v, 4);
+      if (t == DType::BF16) {
+        uint16_t h = f32_to_bf16(v);
+        std::memcpy(&store[idx * 2], &h, 2);
+        v = bf16_to_f32(h);
+      }
+      if (t == DType::F16) {
+        uint16_t h = f32_to_f16(v);
+        std::memcpy(&store[idx * 2], &h, 2);
+        v = f16_to_f32(h);
+      }
+      exact[o * cols + i] = v;
+    }
+  WeightMatrix W{t, store.data(), rows, cols, in_major ? rows : cols, in_major};
+  std::vector<float> x(T * cols), y(T * rows);
+  for (auto& v : x) v = nd(rng);
+  matmul(x.data(), T, W, y.data());
+  for (int64_t tt = 0; tt < T; ++tt)
+    for (int64_t o = 0; o < rows; ++o) {
+      double ref = 0;
+      for (int64_t i = 0; i < cols; ++i) ref += static_cast<double>(x[tt * cols + i]) * exact[o * cols + i];
+      ASSERT_NEAR(y[tt * rows + o], ref, 1e-4 * std::sqrt(static_cast<double>(cols)))
+          << dtype_name(t) << (in_major ? " in-major" : " out-major") << " t=" << tt << " o=" << o;
+      ASSERT_FLOAT_EQ(W.at(o, 0), exact[o * cols]);
+    }
+}
+
+TEST(Matmul, AllDtypesAndLayouts) {
+  for (DType t : {DType::F32, DType::BF16, DType::F16})
+    for (bool im : {false, true}) {
+      check_matmul(t, im, 37, 70, 1);
+      check_matmul(t, im, 130, 33, 5);
+    }
+}
+
+TEST(Ops, RmsNormAndSoftmax) {
+  std::vector<float> x = {1, 2, 3, 4}, w = {1, 1, 2, 0.5f}, y(4);
+  rms_norm(x.data(), w.data(), y.data(), 1, 4, 0.0f);
+  float r = 1.0f / std::sqrt(7.5f);
+  EXPECT_NEAR(y[2], 3 * r * 2, 1e-6);
+  EXPECT_NEAR(y[3], 4 * r * 0.5f, 1e-6);
+  std::vector<float> s = {1, 2, -INFINITY};
+  softmax(s.data(), 3);
+  EXPECT_NEAR(s[1], std::exp(1.0) / (1 + std::exp(1.0)), 1e-6);
+  EXPECT_EQ(s[2], 0.0f);
+}
+
+TEST(Ops, RopeInterleavedRotatesAdjacentPairs) {
+  std::vector<float> x = {1, 0, 0, 1};  // one head, head_dim 4
+  int64_t pos = 3;
+  double inv[2] = {0.5, 0.25};
+  rope_interleaved(x.data(), 1, 1, 4, &pos, inv);
+  EXPECT_NEAR(x[0], std::cos(1.5), 1e-6);
+  EXPECT_NEAR(x[1], std::sin(1.5), 1e-6);
+  EXPECT_NEAR(x[2], -std::sin(0.75), 1e-6);
+  EXPECT_NEAR(x[3], std::cos(0.75), 1e-6);
+  std::vector<float> y = {1, 0, 0, 1};  // rotate-half pairs (0,2) and (1,3)
+  rope_rotate_half(y.data(), 1, 1, 4, &pos, inv);
+  EXPECT_NEAR(y[0], std::cos(1.5), 1e-6);
+  EXPECT_NEAR(y[2], std::sin(1.5), 1e-6);
+  EXPECT_NEAR(y[1], -std::sin(0.75), 1e-6);
+  EXPECT_NEAR(y[3], std::cos(0.75), 1e-6);
+}
+
+TEST(ThreadPool, CoversRangeExactlyOnce) {
+  ThreadPool pool(3);
+  for (int64_t n : {1, 2, 17, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    pool.parallel_for(n, 1, [&](int64_t b, int64_t e) {
+      for (int64_t i = b; i < e; ++i) hits[i]++;
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+  }
+  // Nested calls run serially instead of deadlocking.
+  std::atomic<int> total{0};
+  pool.parallel_for(8, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) pool.parallel_for(10, 1, [&](int64_t b2, int64_t e2) { total += static_cast<int>(e2 - b2); });
+  });
+  EXPECT_EQ(total.load(), 80);
+}
+
+}  // namespace

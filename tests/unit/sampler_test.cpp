@@ -1,0 +1,136 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <map>
+
+#include "core/error.h"
+#include "runtime/sampler.h"
+#include "runtime/token_ids.h"
+
+using namespace herd;
+
+namespace {
+
+std::vector<float> logits_of(std::vector<float> v) { return v; }
+
+TEST(Sampler, GreedyIsArgmax) {
+  Sampler s(SamplingParams{});
+  auto l = logits_of({0.1f, 2.0f, -1.0f, 1.9f});
+  EXPECT_EQ(s.sample(l.data(), 4, {}), 1);
+}
+
+TEST(Sampler, SameSeedSameTokens) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 42;
+  Sampler a(p), b(p);
+  p.seed = 43;
+  Sampler c(p);
+  std::vector<int32_t> ra, rb, rc;
+  for (int i = 0; i < 200; ++i) {
+    auto l1 = logits_of({0.f, 0.5f, 1.f, 0.2f, -0.3f});
+    auto l2 = l1, l3 = l1;
+    ra.push_back(a.sample(l1.data(), 5, {}));
+    rb.push_back(b.sample(l2.data(), 5, {}));
+    rc.push_back(c.sample(l3.data(), 5, {}));
+  }
+  EXPECT_EQ(ra, rb);
+  EXPECT_NE(ra, rc);
+}
+
+TEST(Sampler, FrequenciesFollowSoftmax) {
+  SamplingParams p;
+  p.temperature = 0.5f;
+  p.seed = 7;
+  Sampler s(p);
+  const std::vector<float> base = {0.f, 0.3f, 0.6f, -0.4f};
+  double z = 0;
+  std::vector<double> want;
+  for (float x : base) want.push_back(std::exp(x / 0.5)), z += want.back();
+  std::map<int, int> count;
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) {
+    auto l = base;
+    ++count[s.sample(l.data(), 4, {})];
+  }
+  for (int i = 0; i < 4; ++i) EXPECT_NEAR(count[i] / double(N), want[i] / z, 0.015) << i;
+}
+
+TEST(Sampler, TopKOneAndTinyTopPAreGreedy) {
+  SamplingParams p;
+  p.temperature = 5.0f;
+  p.top_k = 1;
+  Sampler a(p);
+  p.top_k = 0;
+  p.top_p = 1e-6f;
+  Sampler b(p);
+  p.top_p = 1.0f;
+  p.min_p = 1.0f;
+  Sampler c(p);
+  for (int i = 0; i < 50; ++i) {
+    auto l = logits_of({0.1f, 0.2f, 0.15f, 0.05f});
+    auto l2 = l, l3 = l;
+    EXPECT_EQ(a.sample(l.data(), 4, {}), 1);
+    EXPECT_EQ(b.sample(l2.data(), 4, {}), 1);
+    EXPECT_EQ(c.sample(l3.data(), 4, {}), 1);
+  }
+}
+
+TEST(Sampler, TopKRestrictsSupport) {
+  SamplingParams p;
+  p.temperature = 10.0f;
+  p.top_k = 2;
+  Sampler s(p);
+  for (int i = 0; i < 500; ++i) {
+    auto l = logits_of({0.f, 3.f, 2.9f, 1.f, 2.8f});
+    int32_t t = s.sample(l.data(), 5, {});
+    EXPECT_TRUE(t == 1 || t == 2) << t;
+  }
+}
+
+TEST(Sampler, MinPDropsUnlikely) {
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.min_p = 0.5f;  // keeps tokens with p >= 0.5 * p_max
+  Sampler s(p);
+  for (int i = 0; i < 500; ++i) {
+    auto l = logits_of({0.f, std::log(0.4f), std::log(0.6f) , -5.f});
+    int32_t t = s.sample(l.data(), 4, {});
+    EXPECT_NE(t, 3);
+  }
+}
+
+TEST(Sampler, RepetitionPenaltyAvoidsRepeats) {
+  SamplingParams p;
+  p.repetition_penalty = 2.0f;
+  Sampler s(p);
+  auto l = logits_of({1.0f, 1.5f, 0.9f});
+  EXPECT_EQ(s.sample(l.data(), 3, {1}), 0);  // 1.5/2 = 0.75 < 1.0
+  EXPECT_FLOAT_EQ(l[1], 0.75f);
+  auto n = logits_of({-1.0f, -0.6f});
+  s.sample(n.data(), 2, {1});
+  EXPECT_FLOAT_EQ(n[1], -1.2f);  // negative logits are multiplied
+}
+
+TEST(Sampler, RejectsBadParameters) {
+  SamplingParams p;
+  p.top_p = 0;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.temperature = -1;
+  EXPECT_THROW(Sampler{p}, Error);
+  p = {};
+  p.repetition_penalty = 0;
+  EXPECT_THROW(Sampler{p}, Error);
+}
+
+TEST(TokenIds, Parsing) {
+  EXPECT_EQ(parse_token_ids("1,2, 3"), (std::vector<int32_t>{1, 2, 3}));
+  EXPECT_EQ(parse_token_ids("[4 5\n6]"), (std::vector<int32_t>{4, 5, 6}));
+  EXPECT_TRUE(parse_token_ids("").empty());
+  EXPECT_THROW(parse_token_ids("1,x"), Error);
+  EXPECT_THROW(parse_token_ids("-3"), Error);
+  EXPECT_THROW(parse_token_ids("99999999999"), Error);
+}
+
+}  // namespace
