@@ -71,6 +71,12 @@ int64_t ContiguousKVCache::n_positions() const {
   return n_layers_ ? static_cast<int64_t>(k_[n_layers_ - 1].size()) / kv_dim_ : 0;
 }
 
+KVCache::MemoryUse ContiguousKVCache::memory_use() const {
+  MemoryUse m;
+  for (int l = 0; l < n_layers_; ++l) m.ram_bytes += static_cast<int64_t>((k_[l].size() + v_[l].size()) * sizeof(float));
+  return m;
+}
+
 void ContiguousKVCache::truncate(int64_t n) {
   for (int l = 0; l < n_layers_; ++l) {
     if (static_cast<int64_t>(k_[l].size()) > n * kv_dim_) {

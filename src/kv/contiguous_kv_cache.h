@@ -17,6 +17,7 @@ class ContiguousKVCache : public KVCache {
               const AttentionShape& shape) override;
   int64_t n_positions() const override;
   void truncate(int64_t n) override;
+  MemoryUse memory_use() const override;
 
  private:
   int n_layers_, kv_dim_;

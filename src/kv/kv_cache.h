@@ -3,6 +3,10 @@
 // post-norm keys and values per layer and asks for attention outputs; how and where K/V live
 // (contiguous RAM, chunk rings, quantized pages, disk) is the implementation's business.
 #include <cstdint>
+#include <istream>
+#include <ostream>
+
+#include "core/error.h"
 
 namespace herd {
 
@@ -32,6 +36,19 @@ class KVCache {
   // Forgets positions >= n (used to rewind a conversation).
   virtual void truncate(int64_t n) = 0;
   virtual void clear() { truncate(0); }
+  // Whether truncate(n) keeps everything later queries need (a chunk ring may have dropped it).
+  virtual bool can_truncate(int64_t n) const { return n <= n_positions(); }
+
+  struct MemoryUse {
+    int64_t ram_bytes = 0;   // keys and values held in memory
+    int64_t disk_bytes = 0;  // spilled to the disk tier
+  };
+  virtual MemoryUse memory_use() const = 0;
+
+  // Session files: the cached state as bytes. load() expects a cache built for the same model
+  // and options and throws herd::Error on anything else.
+  virtual void save(std::ostream& out) const { fail("this KV cache does not support sessions"); }
+  virtual void load(std::istream& in) { fail("this KV cache does not support sessions"); }
 };
 
 }  // namespace herd

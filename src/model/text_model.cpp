@@ -4,7 +4,7 @@
 #include "formats/hf_model_loader.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
-#include "kv/contiguous_kv_cache.h"
+#include "kv/paged_kv_cache.h"
 
 namespace herd {
 
@@ -16,8 +16,8 @@ std::unique_ptr<TextModel> TextModel::load(const std::string& path) {
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
 }
 
-std::unique_ptr<KVCache> TextModel::new_cache() const {
-  return std::make_unique<ContiguousKVCache>(config_.n_layers, config_.n_kv_heads, config_.head_dim);
+std::unique_ptr<KVCache> TextModel::new_cache(const KVOptions& options) const {
+  return std::make_unique<PagedKVCache>(config_, options);
 }
 
 void TextModel::forward(const int32_t* ids, int64_t T, KVCache& cache, float* logits, bool all_logits,

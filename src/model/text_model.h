@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "kv/kv_cache.h"
+#include "kv/kv_options.h"
 #include "model/blocks.h"
 #include "model/forward_trace.h"
 #include "model/model_config.h"
@@ -23,8 +24,9 @@ class TextModel {
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }
 
-  // A fresh cache sized for this model.
-  std::unique_ptr<KVCache> new_cache() const;
+  // A fresh cache for this model: chunk rings for chunked layers, pages for global ones, stored
+  // and tiered as the options say.
+  std::unique_ptr<KVCache> new_cache(const KVOptions& options = {}) const;
 
   // Appends ids[0..T) at positions cache.n_positions() onward. Writes vocab_size logits for the
   // last token to `logits`, or for every token ([T, vocab]) when all_logits is true.

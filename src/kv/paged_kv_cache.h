@@ -1,0 +1,69 @@
+#pragma once
+// herd's long-context KV cache. Chunked (RoPE) layers keep only a ring of the current chunk plus
+// one prefill slice; global (NoPE) layers keep every position in fixed-size pages. Keys and values
+// are stored as f32, f16, bf16, q8_0 or q4_0 (independently), and pages beyond a RAM budget spill
+// to a disk file and stream back during attention.
+#include <memory>
+#include <vector>
+
+#include "kv/kv_cache.h"
+#include "kv/kv_options.h"
+#include "kv/page_file.h"
+#include "model/model_config.h"
+
+namespace herd {
+
+class PagedKVCache : public KVCache {
+ public:
+  PagedKVCache(const ModelConfig& config, const KVOptions& options);
+
+  void write(int layer, const int64_t* pos, int64_t T, const float* k, const float* v) override;
+  void attend(int layer, const int64_t* pos, int64_t T, const float* q, float* out,
+              const AttentionShape& shape) override;
+  int64_t n_positions() const override;
+  void truncate(int64_t n) override;
+  bool can_truncate(int64_t n) const override;
+  MemoryUse memory_use() const override;
+  void save(std::ostream& out) const override;
+  void load(std::istream& in) override;
+
+  const KVOptions& options() const { return opt_; }
+  // Bytes one position costs in one layer (K and V, all KV heads) at the configured types.
+  int64_t bytes_per_token_layer() const;
+  int64_t pages_on_disk() const;
+
+ private:
+  struct Page {
+    std::unique_ptr<uint8_t[]> data;  // [K: n_kv][P][rbk] then [V: n_kv][P][rbv]; null when spilled
+    int64_t disk_offset = -1;
+  };
+  struct Layer {
+    bool chunked = false;
+    int64_t count = 0;  // positions written
+    // chunked: ring buffer, K [n_kv][cap][rbk] and V [n_kv][cap][rbv]; slot = pos % cap
+    int64_t cap = 0, lo = 0;  // lo: oldest position still in the ring
+    std::vector<uint8_t> ring_k, ring_v;
+    // global: pages of opt_.page_tokens positions
+    std::vector<Page> pages;
+  };
+
+  void grow_ring(Layer& L, int64_t need);
+  Page& page_for_write(int layer, int64_t page_index);
+  void enforce_budget(int keep_layer, int64_t keep_page);
+  uint8_t* page_k(Page& p, int g) const;
+  uint8_t* page_v(Page& p, int g) const;
+  void attend_task(int layer, int g, const int64_t* pos, const int64_t* lo, int64_t n, const float* q, float* out,
+                   const AttentionShape& s, std::vector<uint8_t>& io, std::vector<float>& kf,
+                   std::vector<float>& vf) const;
+  int64_t ram_page_bytes() const;
+
+  ModelConfig cfg_;
+  KVOptions opt_;
+  int n_kv_, hd_, block_;
+  size_t rbk_, rbv_, page_bytes_;
+  std::vector<Layer> layers_;
+  std::unique_ptr<PageFile> disk_;
+  int64_t pages_in_ram_ = 0;
+};
+
+}  // namespace herd

@@ -1,0 +1,69 @@
+#include "kv/tile_attention.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kernels/vec.h"
+
+namespace herd {
+
+void TileAttention::begin(int64_t n_queries, int group, int head_dim, float scale, const float* q, int64_t q_stride,
+                          const int64_t* pos, const int64_t* lo) {
+  n_ = n_queries;
+  group_ = group;
+  hd_ = head_dim;
+  scale_ = scale;
+  q_ = q;
+  q_stride_ = q_stride;
+  pos_ = pos;
+  lo_ = lo;
+  m_.assign(n_ * group_, -INFINITY);
+  l_.assign(n_ * group_, 0.0f);
+  acc_.assign(n_ * group_ * hd_, 0.0f);
+}
+
+void TileAttention::add_segment(int64_t first, int64_t len, const float* k, const float* v) {
+  const int64_t last = first + len - 1;
+  for (int64_t t = 0; t < n_; ++t) {
+    const int64_t a = std::max(first, lo_[t]), b = std::min(last, pos_[t]);
+    if (a > b) continue;
+    const int64_t cnt = b - a + 1;
+    scores_.resize(cnt);
+    for (int j = 0; j < group_; ++j) {
+      const float* qv = q_ + t * q_stride_ + j * hd_;
+      const int64_t st = t * group_ + j;
+      float mx = m_[st];
+      for (int64_t i = 0; i < cnt; ++i) {
+        scores_[i] = dot_f32(qv, k + (a - first + i) * hd_, hd_) * scale_;
+        mx = std::max(mx, scores_[i]);
+      }
+      float* acc = acc_.data() + st * hd_;
+      if (mx > m_[st]) {  // rescale what was accumulated under the old maximum
+        const float c = std::exp(m_[st] - mx);
+        l_[st] *= c;
+        scale_f32(c, acc, hd_);
+        m_[st] = mx;
+      }
+      float sum = 0;
+      for (int64_t i = 0; i < cnt; ++i) {
+        const float p = std::exp(scores_[i] - mx);
+        sum += p;
+        axpy_f32(p, v + (a - first + i) * hd_, acc, hd_);
+      }
+      l_[st] += sum;
+    }
+  }
+}
+
+void TileAttention::finish(float* out, int64_t out_stride) const {
+  for (int64_t t = 0; t < n_; ++t)
+    for (int j = 0; j < group_; ++j) {
+      const int64_t st = t * group_ + j;
+      const float inv = l_[st] > 0 ? 1.0f / l_[st] : 0.0f;
+      const float* acc = acc_.data() + st * hd_;
+      float* o = out + t * out_stride + j * hd_;
+      for (int d = 0; d < hd_; ++d) o[d] = acc[d] * inv;
+    }
+}
+
+}  // namespace herd
