@@ -55,10 +55,29 @@ int32_t Generator::step() {
   return id;
 }
 
+void Generator::restore(std::vector<int32_t> history, const Sampler& sampler, std::vector<float> next_logits) {
+  if (!next_logits.empty() && next_logits.size() != logits_.size())
+    fail("session: saved logits have ", next_logits.size(), " entries, the model's vocabulary has ", logits_.size());
+  history_ = std::move(history);
+  sampler_ = sampler;
+  have_logits_ = !next_logits.empty();
+  if (have_logits_) logits_ = std::move(next_logits);
+}
+
+void Generator::rewind(size_t n) {
+  if (n < history_.size()) history_.resize(n);
+  have_logits_ = false;
+}
+
 std::vector<int32_t> Generator::generate(const std::vector<int32_t>& prompt, const std::function<bool(int32_t)>& on_token) {
   feed(prompt);
+  return generate_more(opts_.max_new_tokens, on_token);
+}
+
+std::vector<int32_t> Generator::generate_more(int64_t max_new_tokens, const std::function<bool(int32_t)>& on_token) {
   std::vector<int32_t> out;
-  while (static_cast<int64_t>(out.size()) < opts_.max_new_tokens && have_logits_) {
+  stats_.stopped_by_eos = false;
+  while (static_cast<int64_t>(out.size()) < max_new_tokens && have_logits_) {
     int32_t id = step();
     out.push_back(id);
     bool go_on = on_token ? on_token(id) : true;

@@ -34,6 +34,18 @@ class Generator {
   int32_t step();
   // feed(prompt) then step() until a stop id or max_new_tokens; on_token returns false to stop.
   std::vector<int32_t> generate(const std::vector<int32_t>& prompt, const std::function<bool(int32_t)>& on_token);
+  // The step() loop of generate() alone, from whatever was fed or restored.
+  std::vector<int32_t> generate_more(int64_t max_new_tokens, const std::function<bool(int32_t)>& on_token);
+
+  // State needed to continue exactly where a session left off.
+  const std::vector<float>& next_logits() const { return logits_; }
+  bool has_next_logits() const { return have_logits_; }
+  Sampler& sampler() { return sampler_; }
+  // Restores history, sampler state and the pending next-token logits (the cache is restored
+  // separately). Afterwards step() continues exactly as the saved run would have.
+  void restore(std::vector<int32_t> history, const Sampler& sampler, std::vector<float> next_logits);
+  // Drops history past n (after the cache was truncated to n); feed() must follow.
+  void rewind(size_t n);
 
   const GenerateStats& stats() const { return stats_; }
   const std::vector<int32_t>& history() const { return history_; }

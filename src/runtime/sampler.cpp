@@ -65,43 +65,49 @@ int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
   }
   if (p_.temperature <= 0.0f) return argmax(logits, vocab);
 
-  // Candidates sorted by logit, cut by top-k, then probabilities at this temperature.
-  cand_.resize(vocab);
-  for (int64_t i = 0; i < vocab; ++i) cand_[i] = {logits[i], static_cast<int32_t>(i)};
-  auto by_logit = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  int64_t k = (p_.top_k > 0 && p_.top_k < vocab) ? p_.top_k : vocab;
-  if (k < vocab) {
-    std::partial_sort(cand_.begin(), cand_.begin() + k, cand_.end(), by_logit);
-    cand_.resize(k);
-  } else {
-    std::sort(cand_.begin(), cand_.end(), by_logit);
+  // Candidates: tokens within 50 temperature-scaled nats of the best (the rest have probability
+  // below e^-50 relative to it), as (unnormalized probability, id) in id order.
+  float maxl = -INFINITY;
+  for (int64_t i = 0; i < vocab; ++i) maxl = std::max(maxl, logits[i]);
+  const float cut = maxl - 50.0f * p_.temperature;
+  cand_.clear();
+  for (int64_t i = 0; i < vocab; ++i)
+    if (logits[i] >= cut) cand_.emplace_back(logits[i], static_cast<int32_t>(i));
+  auto by_prob = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
+  if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < cand_.size()) {
+    std::partial_sort(cand_.begin(), cand_.begin() + p_.top_k, cand_.end(), by_prob);
+    cand_.resize(p_.top_k);
   }
-  const float maxl = cand_[0].first;
   double sum = 0;
   for (auto& c : cand_) {
     c.first = static_cast<float>(std::exp((c.first - maxl) / p_.temperature));
     sum += c.first;
   }
-  for (auto& c : cand_) c.first = static_cast<float>(c.first / sum);
-  // top-p: smallest prefix with mass >= top_p; min-p: drop p < min_p * p_max.
-  size_t keep = cand_.size();
+  // top-p: the most probable tokens until their mass reaches top_p. Sort only as far as needed.
   if (p_.top_p < 1.0f) {
-    double acc = 0;
-    for (size_t i = 0; i < cand_.size(); ++i) {
-      acc += cand_[i].first;
-      if (acc >= p_.top_p) {
-        keep = i + 1;
-        break;
+    size_t sorted = 0, keep = cand_.size();
+    for (size_t m = 64;; m *= 4) {
+      m = std::min(m, cand_.size());
+      std::partial_sort(cand_.begin() + static_cast<std::ptrdiff_t>(sorted), cand_.begin() + static_cast<std::ptrdiff_t>(m),
+                        cand_.end(), by_prob);
+      double acc = 0;
+      bool done = false;
+      for (size_t i = 0; i < m; ++i) {
+        acc += cand_[i].first;
+        if (acc >= p_.top_p * sum) {
+          keep = i + 1;
+          done = true;
+          break;
+        }
       }
+      sorted = m;
+      if (done || m == cand_.size()) break;
     }
+    cand_.resize(keep);
   }
-  if (p_.min_p > 0.0f) {
-    const float thr = p_.min_p * cand_[0].first;
-    size_t m = 1;
-    while (m < keep && cand_[m].first >= thr) ++m;
-    keep = m;
-  }
-  cand_.resize(keep);
+  // min-p: relative to the best token, whose unnormalized probability is 1.
+  if (p_.min_p > 0.0f)
+    cand_.erase(std::remove_if(cand_.begin(), cand_.end(), [&](const auto& c) { return c.first < p_.min_p; }), cand_.end());
   double total = 0;
   for (auto& c : cand_) total += c.first;
   double r = rng_.uniform() * total;

@@ -33,6 +33,7 @@ class Sampler {
   int32_t sample(float* logits, int64_t vocab, const std::vector<int32_t>& history);
   const SamplingParams& params() const { return p_; }
   Rng& rng() { return rng_; }
+  void set_rng(const Rng& r) { rng_ = r; }
 
  private:
   SamplingParams p_;
