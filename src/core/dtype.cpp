@@ -1,19 +1,58 @@
 #include "core/dtype.h"
 
+#include <cctype>
 #include <cmath>
+
+#include "core/quants.h"
 
 namespace herd {
 
-const char* dtype_name(DType t) {
-  switch (t) {
-    case DType::F32: return "F32";
-    case DType::F16: return "F16";
-    case DType::BF16: return "BF16";
-  }
-  return "?";
+namespace {
+struct TypeInfo {
+  DType t;
+  const char* name;
+  int ggml_id;
+  int64_t block;
+  size_t bytes;
+};
+constexpr TypeInfo kTypes[] = {
+    {DType::F32, "F32", 0, 1, 4},          {DType::F16, "F16", 1, 1, 2},
+    {DType::BF16, "BF16", 30, 1, 2},       {DType::Q8_0, "Q8_0", 8, 32, 34},
+    {DType::Q4_0, "Q4_0", 2, 32, 18},      {DType::Q4_1, "Q4_1", 3, 32, 20},
+    {DType::Q5_0, "Q5_0", 6, 32, 22},      {DType::Q5_1, "Q5_1", 7, 32, 24},
+    {DType::Q4_K, "Q4_K", 12, 256, 144},   {DType::Q5_K, "Q5_K", 13, 256, 176},
+    {DType::Q6_K, "Q6_K", 14, 256, 210},
+};
+const TypeInfo& info(DType t) { return kTypes[static_cast<int>(t)]; }
+}  // namespace
+
+const char* dtype_name(DType t) { return info(t).name; }
+size_t dtype_size(DType t) { return info(t).bytes; }
+bool dtype_is_quantized(DType t) { return info(t).block > 1; }
+int64_t dtype_block_size(DType t) { return info(t).block; }
+size_t dtype_block_bytes(DType t) { return info(t).bytes; }
+size_t dtype_row_bytes(DType t, int64_t n) { return static_cast<size_t>(n / info(t).block) * info(t).bytes; }
+int ggml_type_id(DType t) { return info(t).ggml_id; }
+
+bool dtype_from_ggml(uint32_t id, DType* out) {
+  for (const TypeInfo& i : kTypes)
+    if (static_cast<uint32_t>(i.ggml_id) == id) {
+      *out = i.t;
+      return true;
+    }
+  return false;
 }
 
-size_t dtype_size(DType t) { return t == DType::F32 ? 4 : 2; }
+bool dtype_from_name(const std::string& name, DType* out) {
+  std::string up;
+  for (char ch : name) up += static_cast<char>(std::toupper(static_cast<unsigned char>(ch)));
+  for (const TypeInfo& i : kTypes)
+    if (up == i.name) {
+      *out = i.t;
+      return true;
+    }
+  return false;
+}
 
 float f16_to_f32(uint16_t h) {
   uint32_t sign = static_cast<uint32_t>(h & 0x8000u) << 16;
@@ -76,6 +115,9 @@ void to_f32(DType t, const void* src, float* dst, size_t n) {
       for (size_t i = 0; i < n; ++i) dst[i] = f16_to_f32(s[i]);
       return;
     }
+    default:
+      quant::dequantize(t, static_cast<const uint8_t*>(src), dst, static_cast<int64_t>(n));
+      return;
   }
 }
 

@@ -1,14 +1,25 @@
 #include "kernels/matmul.h"
 
 #include <algorithm>
+#include <atomic>
+#include <cstdlib>
+#include <cstring>
 #include <vector>
 
+#include "core/error.h"
 #include "core/thread_pool.h"
+#include "kernels/qdot.h"
 #include "kernels/vec.h"
 
 namespace herd {
 
 float WeightMatrix::at(int64_t o, int64_t i) const {
+  if (dtype_is_quantized(type)) {
+    const int64_t bs = dtype_block_size(type);
+    float blk[256];
+    to_f32(type, row_ptr(o) + (i / bs) * dtype_block_bytes(type), blk, bs);
+    return blk[i % bs];
+  }
   int64_t idx = in_major ? i * ld + o : o * ld + i;
   float v;
   to_f32(type, data + idx * dtype_size(type), &v, 1);
@@ -17,7 +28,7 @@ float WeightMatrix::at(int64_t o, int64_t i) const {
 
 void WeightMatrix::row(int64_t o, float* dst) const {
   if (!in_major) {
-    row_to_f32(type, data + o * ld * dtype_size(type), dst, cols);
+    row_to_f32(type, row_ptr(o), dst, cols);
     return;
   }
   for (int64_t i = 0; i < cols; ++i) dst[i] = at(o, i);
@@ -25,13 +36,14 @@ void WeightMatrix::row(int64_t o, float* dst) const {
 
 namespace {
 
+std::atomic<int> g_exact{-1};
+
 void matmul_out_major(const float* x, int64_t T, const WeightMatrix& W, float* y) {
   const int64_t in = W.cols, out = W.rows;
-  const size_t esize = dtype_size(W.type);
   ThreadPool::global().parallel_for(out, 16, [&](int64_t o0, int64_t o1) {
     std::vector<float> buf(W.type == DType::F32 ? 0 : in);
     for (int64_t o = o0; o < o1; ++o) {
-      const uint8_t* src = W.data + o * W.ld * esize;
+      const uint8_t* src = W.row_ptr(o);
       const float* w;
       if (W.type == DType::F32) {
         w = reinterpret_cast<const float*>(src);
@@ -75,10 +87,55 @@ void matmul_in_major(const float* x, int64_t T, const WeightMatrix& W, float* y)
   });
 }
 
+// Block weights with 8-bit activations. Threads split the rows; each thread walks its rows in
+// tiles of kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes
+// over it (decode: T = 1, so this is a plain row split).
+void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QDotFn fn) {
+  const int64_t in = W.cols, out = W.rows;
+  thread_local QActs tl_acts;
+  QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
+  quantize_acts(x, T, in, act_kind(W.type), acts);
+  constexpr int64_t kRowTile = 16;
+  const int64_t grain = T == 1 ? 32 : kRowTile;
+  ThreadPool::global().parallel_for(out, grain, [&](int64_t o0, int64_t o1) {
+    ActRow rows[4];
+    float res[4];
+    for (int64_t r0 = o0; r0 < o1; r0 += kRowTile) {
+      const int64_t r1 = std::min(o1, r0 + kRowTile);
+      for (int64_t t0 = 0; t0 < T; t0 += 4) {
+        const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
+        for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
+        for (int64_t o = r0; o < r1; ++o) {
+          fn(in, W.row_ptr(o), rows, nt, res);
+          for (int j = 0; j < nt; ++j) y[(t0 + j) * out + o] = res[j];
+        }
+      }
+    }
+  });
+}
+
 }  // namespace
+
+void set_matmul_exact(bool exact) { g_exact.store(exact ? 1 : 0); }
+
+bool matmul_exact() {
+  int v = g_exact.load();
+  if (v < 0) {
+    const char* env = std::getenv("HERD_MATMUL");
+    v = env && !std::strcmp(env, "exact") ? 1 : 0;
+    g_exact.store(v);
+  }
+  return v == 1;
+}
 
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y) {
   if (T <= 0) return;
+  if (dtype_is_quantized(W.type)) {
+    if (W.in_major) fail("matmul: ", dtype_name(W.type), " weights must be out-major");
+    if (!matmul_exact())
+      if (QDotFn fn = qdot_kernel(W.type)) return matmul_quant(x, T, W, y, fn);
+    return matmul_out_major(x, T, W, y);
+  }
   if (W.in_major) matmul_in_major(x, T, W, y);
   else matmul_out_major(x, T, W, y);
 }

@@ -2,6 +2,8 @@
 // y = x · Wᵀ for activations x [T, in] (f32) and a weight matrix W with `rows` outputs and `cols`
 // inputs, stored either as nn.Linear [out, in] rows (out-major) or as [in, out] (in-major, the
 // layout of Hugging Face's fused Llama 4 expert tensors), in any supported dtype, used in place.
+// Block-quantized types (GGUF) are out-major only: row o starts o * dtype_row_bytes(type, ld)
+// bytes into data and is a run of whole blocks (ld and cols multiples of the block size).
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -17,6 +19,9 @@ struct WeightMatrix {
   bool in_major = false;  // element (o, i) at data[i*ld + o] instead of data[o*ld + i]
 
   bool empty() const { return data == nullptr; }
+  // Bytes between consecutive stored rows (out-major) .
+  size_t row_stride() const { return dtype_row_bytes(type, ld); }
+  const uint8_t* row_ptr(int64_t o) const { return data + o * row_stride(); }
   // Element (o, i) as f32 (slow; for tests and tools).
   float at(int64_t o, int64_t i) const;
   // Output row o converted to f32 (cols values).
@@ -24,6 +29,14 @@ struct WeightMatrix {
 };
 
 // y[t*rows + o] = sum_i x[t*cols + i] * W(o, i), split over the global thread pool.
+// Block-quantized weights: by default the activations are quantized to 8 bits on the fly and
+// multiplied with integer dot products (kernels/qdot.h; llama.cpp's numerics). In exact mode the
+// weights are dequantized and multiplied with f32 activations instead (slower; matches a float
+// reference on the dequantized weights to rounding).
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y);
+
+// Process-wide choice; the default comes from $HERD_MATMUL ("exact" or "fast"; fast if unset).
+void set_matmul_exact(bool exact);
+bool matmul_exact();
 
 }  // namespace herd

@@ -9,6 +9,10 @@ namespace herd {
 std::vector<double> ModelConfig::rope_inv_freq() const {
   std::vector<double> f(head_dim / 2);
   for (int i = 0; i < head_dim / 2; ++i) f[i] = 1.0 / std::pow(rope_theta, 2.0 * i / head_dim);
+  if (!rope_freq_divisors.empty()) {
+    for (size_t i = 0; i < f.size() && i < rope_freq_divisors.size(); ++i) f[i] /= rope_freq_divisors[i];
+    return f;
+  }
   if (rope_scaling.type == "llama3") {
     const double old = rope_scaling.original_max_position;
     const double low_wl = old / rope_scaling.low_freq_factor;
@@ -81,6 +85,9 @@ void ModelConfig::validate() const {
   }
   if (any_dense) need(dense_ffn > 0, "dense layers need a positive FFN width");
   need(rope_theta > 0, "rope_theta must be positive");
+  need(rope_freq_divisors.empty() || static_cast<int>(rope_freq_divisors.size()) == head_dim / 2,
+       "rope_freqs must have head_dim/2 entries");
+  for (double d : rope_freq_divisors) need(d > 0, "rope_freqs divisors must be positive");
   need(rms_norm_eps > 0, "rms_norm_eps must be positive");
   need(chunk_size >= 0, "attention_chunk_size must not be negative");
   if (rope_scaling.type == "llama3")

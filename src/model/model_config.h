@@ -31,6 +31,9 @@ struct ModelConfig {
   bool use_qk_norm = false;
   double rope_theta = 500000.0;
   RopeScaling rope_scaling;
+  // GGUF `rope_freqs.weight`: per-pair frequency divisors (head_dim/2). When non-empty they
+  // replace rope_scaling: inv_freq[i] = theta^(-2i/head_dim) / rope_freq_divisors[i].
+  std::vector<double> rope_freq_divisors;
   RopeStyle rope_style = RopeStyle::Interleaved;
   int64_t chunk_size = 0;  // attention_chunk_size; 0: no chunked layers
   bool attn_temperature_tuning = false;

@@ -1,6 +1,7 @@
 #include "model/text_model.h"
 
 #include "core/error.h"
+#include "formats/gguf_model_loader.h"
 #include "formats/hf_model_loader.h"
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
@@ -12,7 +13,7 @@ TextModel::TextModel(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)), inv_freq_(config_.rope_inv_freq()) {}
 
 std::unique_ptr<TextModel> TextModel::load(const std::string& path) {
-  LoadedWeights lw = load_hf_model(path);
+  LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path) : load_hf_model(path);
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
 }
 

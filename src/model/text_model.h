@@ -18,7 +18,7 @@ class TextModel {
  public:
   TextModel(ModelConfig config, ModelWeights weights);
 
-  // Loads a model directory (Hugging Face config.json + safetensors).
+  // Loads a model directory (Hugging Face config.json + safetensors) or a GGUF file.
   static std::unique_ptr<TextModel> load(const std::string& path);
 
   const ModelConfig& config() const { return config_; }

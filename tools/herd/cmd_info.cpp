@@ -4,6 +4,7 @@
 
 #include "command.h"
 #include "core/error.h"
+#include "formats/gguf_model_loader.h"
 #include "formats/hf_model_loader.h"
 #include "model/text_model.h"
 #include "runtime/format.h"
@@ -12,7 +13,7 @@ namespace herd::cli {
 namespace {
 
 void print_info(const std::string& dir) {
-  LoadedWeights lw = load_hf_model(dir);
+  LoadedWeights lw = is_gguf_path(dir) ? load_gguf_model(dir) : load_hf_model(dir);
   const ModelConfig& c = lw.config;
   std::printf("model          %s\n", dir.c_str());
   std::printf("architecture   %s\n", c.architecture.c_str());
@@ -51,7 +52,7 @@ void print_info(const std::string& dir) {
   // Bytes by stored dtype: what mapping the weights costs in memory.
   std::map<std::string, int64_t> by_type;
   auto add = [&](const WeightMatrix& w) {
-    if (!w.empty()) by_type[dtype_name(w.type)] += w.rows * w.cols * static_cast<int64_t>(dtype_size(w.type));
+    if (!w.empty()) by_type[dtype_name(w.type)] += w.rows * static_cast<int64_t>(dtype_row_bytes(w.type, w.cols));
   };
   const ModelWeights& w = lw.weights;
   add(w.embed);

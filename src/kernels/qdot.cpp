@@ -1,0 +1,208 @@
+#include "kernels/qdot.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "core/error.h"
+#include "core/quants.h"
+#include "kernels/cpu_features.h"
+
+namespace herd {
+
+using quant::k_scale_min;
+using quant::rd32;
+using quant::rdf16;
+
+ActKind act_kind(DType w) {
+  switch (w) {
+    case DType::Q4_K:
+    case DType::Q5_K:
+    case DType::Q6_K: return ActKind::Q8_K;
+    default: return ActKind::Q8_0;
+  }
+}
+
+void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a) {
+  const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
+  if (n % bs != 0) fail("quantize_acts: row length ", n, " is not a multiple of ", bs);
+  a.kind = kind;
+  a.n = n;
+  a.T = T;
+  a.q.resize(T * n);
+  a.d.resize(T * a.blocks());
+  a.sums.resize(T * a.n_sums());
+  for (int64_t t = 0; t < T; ++t) {
+    ActRow r = act_row(a, t);
+    int8_t* q = const_cast<int8_t*>(r.q);
+    float* d = const_cast<float*>(r.d);
+    int32_t* s = const_cast<int32_t*>(r.s);
+    const float* xt = x + t * n;
+    for (int64_t b = 0; b < n / bs; ++b) {
+      const float* xb = xt + b * bs;
+      int8_t* qb = q + b * bs;
+      if (kind == ActKind::Q8_0) {
+        float amax = 0;
+        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+        const float dd = amax / 127.0f, id = dd != 0 ? 1.0f / dd : 0.0f;
+        int32_t sum = 0;
+        for (int j = 0; j < 32; ++j) {
+          qb[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+          sum += qb[j];
+        }
+        d[b] = f16_to_f32(f32_to_f16(dd));
+        s[b] = sum;
+      } else {
+        float mx = 0, amax = 0;
+        for (int j = 0; j < 256; ++j)
+          if (std::fabs(xb[j]) > amax) amax = std::fabs(xb[j]), mx = xb[j];
+        if (amax == 0) {
+          std::fill(qb, qb + 256, 0);
+          d[b] = 0;
+          std::fill(s + b * 16, s + b * 16 + 16, 0);
+          continue;
+        }
+        const float iscale = -127.0f / mx;
+        for (int j = 0; j < 256; ++j) qb[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * xb[j]))));
+        for (int g = 0; g < 16; ++g) {
+          int32_t sum = 0;
+          for (int j = 0; j < 16; ++j) sum += qb[16 * g + j];
+          s[b * 16 + g] = sum;
+        }
+        d[b] = 1.0f / iscale;
+      }
+    }
+  }
+}
+
+namespace scalar {
+namespace {
+
+// 32-element block types: integer dot per block, then scaled (and the min term for Q4_1/Q5_1).
+template <DType TYPE>
+float dot32(int64_t n, const uint8_t* w, const ActRow& a) {
+  constexpr size_t bb = TYPE == DType::Q8_0 ? 34 : TYPE == DType::Q4_0 ? 18 : TYPE == DType::Q4_1 ? 20 : TYPE == DType::Q5_0 ? 22 : 24;
+  float sum = 0;
+  for (int64_t b = 0; b < n / 32; ++b) {
+    const uint8_t* blk = w + b * bb;
+    const int8_t* x = a.q + b * 32;
+    int32_t si = 0;
+    if constexpr (TYPE == DType::Q8_0) {
+      for (int j = 0; j < 32; ++j) si += static_cast<int8_t>(blk[2 + j]) * x[j];
+      sum += static_cast<float>(si) * (rdf16(blk) * a.d[b]);
+    } else if constexpr (TYPE == DType::Q4_0 || TYPE == DType::Q4_1) {
+      const uint8_t* qs = blk + (TYPE == DType::Q4_0 ? 2 : 4);
+      for (int j = 0; j < 16; ++j) si += (qs[j] & 15) * x[j] + (qs[j] >> 4) * x[j + 16];
+      if constexpr (TYPE == DType::Q4_0) {
+        si -= 8 * a.s[b];
+        sum += static_cast<float>(si) * (rdf16(blk) * a.d[b]);
+      } else {
+        sum += static_cast<float>(si) * (rdf16(blk) * a.d[b]) + rdf16(blk + 2) * (a.d[b] * static_cast<float>(a.s[b]));
+      }
+    } else {  // Q5_0, Q5_1
+      const bool one = TYPE == DType::Q5_1;
+      const uint32_t qh = rd32(blk + (one ? 4 : 2));
+      const uint8_t* qs = blk + (one ? 8 : 6);
+      for (int j = 0; j < 16; ++j) {
+        const int lo = (qs[j] & 15) | (((qh >> j) & 1) << 4), hi = (qs[j] >> 4) | (((qh >> (j + 16)) & 1) << 4);
+        si += lo * x[j] + hi * x[j + 16];
+      }
+      if (!one) {
+        si -= 16 * a.s[b];
+        sum += static_cast<float>(si) * (rdf16(blk) * a.d[b]);
+      } else {
+        sum += static_cast<float>(si) * (rdf16(blk) * a.d[b]) + rdf16(blk + 2) * (a.d[b] * static_cast<float>(a.s[b]));
+      }
+    }
+  }
+  return sum;
+}
+
+template <bool FIVE>
+float dot_q45k(int64_t n, const uint8_t* w, const ActRow& a) {
+  constexpr size_t bb = FIVE ? 176 : 144;
+  float sum = 0;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = w + b * bb;
+    const uint8_t* sc = blk + 4;
+    const uint8_t* qh = blk + 16;
+    const uint8_t* qs = blk + (FIVE ? 48 : 16);
+    const int8_t* x = a.q + b * 256;
+    const int32_t* bs = a.s + b * 16;
+    int32_t si = 0, mi = 0;
+    for (int g = 0; g < 4; ++g) {
+      uint8_t s0, m0, s1, m1;
+      k_scale_min(2 * g, sc, &s0, &m0);
+      k_scale_min(2 * g + 1, sc, &s1, &m1);
+      int32_t d0 = 0, d1 = 0;
+      for (int l = 0; l < 32; ++l) {
+        int lo = qs[32 * g + l] & 15, hi = qs[32 * g + l] >> 4;
+        if (FIVE) lo += ((qh[l] >> (2 * g)) & 1) << 4, hi += ((qh[l] >> (2 * g + 1)) & 1) << 4;
+        d0 += lo * x[64 * g + l];
+        d1 += hi * x[64 * g + 32 + l];
+      }
+      si += s0 * d0 + s1 * d1;
+      mi += m0 * (bs[4 * g] + bs[4 * g + 1]) + m1 * (bs[4 * g + 2] + bs[4 * g + 3]);
+    }
+    sum += a.d[b] * (rdf16(blk) * static_cast<float>(si)) - a.d[b] * (rdf16(blk + 2) * static_cast<float>(mi));
+  }
+  return sum;
+}
+
+float dot_q6k(int64_t n, const uint8_t* w, const ActRow& a) {
+  float sum = 0;
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const uint8_t* blk = w + b * 210;
+    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const int8_t* x = a.q + b * 256;
+    int32_t si = 0;
+    for (int h = 0; h < 2; ++h) {
+      const uint8_t* ql = blk + 64 * h;
+      const uint8_t* qh = blk + 128 + 32 * h;
+      int32_t g[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+      for (int l = 0; l < 32; ++l) {
+        const int i = l / 16;
+        const int8_t* xx = x + 128 * h;
+        g[i] += (((ql[l] & 15) | ((qh[l] & 3) << 4)) - 32) * xx[l];
+        g[i + 2] += (((ql[l + 32] & 15) | (((qh[l] >> 2) & 3) << 4)) - 32) * xx[l + 32];
+        g[i + 4] += (((ql[l] >> 4) | (((qh[l] >> 4) & 3) << 4)) - 32) * xx[l + 64];
+        g[i + 6] += (((ql[l + 32] >> 4) | (((qh[l] >> 6) & 3) << 4)) - 32) * xx[l + 96];
+      }
+      for (int k = 0; k < 8; ++k) si += sc[8 * h + k] * g[k];
+    }
+    sum += a.d[b] * (rdf16(blk + 208) * static_cast<float>(si));
+  }
+  return sum;
+}
+
+template <float (*F)(int64_t, const uint8_t*, const ActRow&)>
+void many(int64_t n, const uint8_t* w, const ActRow* a, int nt, float* out) {
+  for (int j = 0; j < nt; ++j) out[j] = F(n, w, a[j]);
+}
+
+}  // namespace
+
+QDotFn qdot_kernel(DType t) {
+  switch (t) {
+    case DType::Q8_0: return many<dot32<DType::Q8_0>>;
+    case DType::Q4_0: return many<dot32<DType::Q4_0>>;
+    case DType::Q4_1: return many<dot32<DType::Q4_1>>;
+    case DType::Q5_0: return many<dot32<DType::Q5_0>>;
+    case DType::Q5_1: return many<dot32<DType::Q5_1>>;
+    case DType::Q4_K: return many<dot_q45k<false>>;
+    case DType::Q5_K: return many<dot_q45k<true>>;
+    case DType::Q6_K: return many<dot_q6k>;
+    default: return nullptr;
+  }
+}
+
+}  // namespace scalar
+
+QDotFn qdot_kernel(DType t) {
+  if (use_avx512())
+    if (QDotFn f = avx512::qdot_kernel(t)) return f;
+  if (use_avx2())
+    if (QDotFn f = avx2::qdot_kernel(t)) return f;
+  return scalar::qdot_kernel(t);
+}
+
+}  // namespace herd

@@ -1,0 +1,59 @@
+#pragma once
+// Integer dot products between block-quantized weight rows (Q8_0, Q4_0, Q4_1, Q5_0, Q5_1, Q4_K,
+// Q5_K, Q6_K) and activations quantized on the fly to 8 bits, as llama.cpp's CPU backend does:
+// Q8_0-style blocks of 32 (f16-rounded scale max|x|/127) for the 32-element weight types, and
+// Q8_K-style blocks of 256 (f32 scale, the largest magnitude maps to -127) for the K types.
+// Scalar reference plus AVX2 and AVX-512 (VNNI) versions, chosen at run time.
+#include <cstdint>
+#include <vector>
+
+#include "core/dtype.h"
+
+namespace herd {
+
+enum class ActKind { Q8_0, Q8_K };
+// The activation format a weight type pairs with.
+ActKind act_kind(DType weight);
+
+// T rows of n quantized activations.
+struct QActs {
+  ActKind kind = ActKind::Q8_0;
+  int64_t n = 0, T = 0;
+  std::vector<int8_t> q;      // [T, n]
+  std::vector<float> d;       // [T, n/32] (Q8_0) or [T, n/256] (Q8_K)
+  std::vector<int32_t> sums;  // [T, n/32] sum of q per block (Q8_0) or [T, n/16] per 16 (Q8_K)
+
+  int64_t blocks() const { return kind == ActKind::Q8_0 ? n / 32 : n / 256; }
+  int64_t n_sums() const { return kind == ActKind::Q8_0 ? n / 32 : n / 16; }
+};
+
+// One activation row as the kernels see it.
+struct ActRow {
+  const int8_t* q;
+  const float* d;
+  const int32_t* s;
+};
+inline ActRow act_row(const QActs& a, int64_t t) {
+  return {a.q.data() + t * a.n, a.d.data() + t * a.blocks(), a.sums.data() + t * a.n_sums()};
+}
+
+// Quantizes x [T, n] (n a multiple of 32, or of 256 for Q8_K).
+void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& out);
+
+// out[j] = dot(weight row w of n elements, activation row a[j]) for j < nt, 1 <= nt <= 4.
+using QDotFn = void (*)(int64_t n, const uint8_t* w, const ActRow* a, int nt, float* out);
+
+// Best kernel for the CPU (honouring HERD_KERNELS); nullptr for F32/F16/BF16.
+QDotFn qdot_kernel(DType weight);
+
+namespace scalar {
+QDotFn qdot_kernel(DType weight);
+}
+namespace avx2 {
+QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
+}
+namespace avx512 {
+QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
+}
+
+}  // namespace herd

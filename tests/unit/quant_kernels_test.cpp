@@ -1,0 +1,274 @@
+// Block-quantized formats and kernels: hand-built blocks with known values, quantizer round
+// trips, activation quantization, and every integer dot-product kernel (scalar, AVX2, AVX-512)
+// against the scalar reference and against dequantize-then-f32, plus matmul fast vs exact mode.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+
+#include "core/dtype.h"
+#include "core/quants.h"
+#include "kernels/cpu_features.h"
+#include "kernels/matmul.h"
+#include "kernels/qdot.h"
+
+using namespace herd;
+
+namespace {
+
+const DType kBlockTypes[] = {DType::Q8_0, DType::Q4_0, DType::Q4_1, DType::Q5_0,
+                             DType::Q5_1, DType::Q4_K, DType::Q5_K, DType::Q6_K};
+
+void put16(uint8_t* p, uint16_t v) { std::memcpy(p, &v, 2); }
+
+TEST(Quant, BlockSizes) {
+  EXPECT_EQ(dtype_row_bytes(DType::Q4_K, 512), 288u);
+  EXPECT_EQ(dtype_row_bytes(DType::Q6_K, 256), 210u);
+  EXPECT_EQ(dtype_row_bytes(DType::Q5_0, 64), 44u);
+  EXPECT_EQ(dtype_row_bytes(DType::BF16, 3), 6u);
+  DType t;
+  ASSERT_TRUE(dtype_from_ggml(14, &t));
+  EXPECT_EQ(t, DType::Q6_K);
+  ASSERT_TRUE(dtype_from_ggml(30, &t));
+  EXPECT_EQ(t, DType::BF16);
+  EXPECT_FALSE(dtype_from_ggml(16, &t));
+  ASSERT_TRUE(dtype_from_name("q4_k", &t));
+  EXPECT_EQ(t, DType::Q4_K);
+}
+
+TEST(Quant, Q4_1HandBuiltBlock) {
+  uint8_t b[20];
+  put16(b, 0x3800);      // d = 0.5
+  put16(b + 2, 0xBC00);  // m = -1
+  for (int j = 0; j < 16; ++j) b[4 + j] = static_cast<uint8_t>(j | ((15 - j) << 4));
+  float y[32];
+  to_f32(DType::Q4_1, b, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    EXPECT_EQ(y[j], j * 0.5f - 1.0f) << j;
+    EXPECT_EQ(y[j + 16], (15 - j) * 0.5f - 1.0f) << j;
+  }
+}
+
+TEST(Quant, Q5_1HandBuiltBlock) {
+  uint8_t b[24];
+  put16(b, 0x3400);      // d = 0.25
+  put16(b + 2, 0x3C00);  // m = 1
+  const uint32_t qh = 0xF0F0F00Fu;
+  std::memcpy(b + 4, &qh, 4);
+  for (int j = 0; j < 16; ++j) b[8 + j] = static_cast<uint8_t>((j & 15) | (((j * 3) & 15) << 4));
+  float y[32];
+  to_f32(DType::Q5_1, b, y, 32);
+  for (int j = 0; j < 16; ++j) {
+    const int lo = (j & 15) | (((qh >> j) & 1) << 4), hi = ((j * 3) & 15) | (((qh >> (j + 16)) & 1) << 4);
+    EXPECT_EQ(y[j], lo * 0.25f + 1.0f) << j;
+    EXPECT_EQ(y[j + 16], hi * 0.25f + 1.0f) << j;
+  }
+}
+
+// Random row of `blocks` blocks with every bit pattern possible in the quant fields and small
+// finite f16 scales.
+std::vector<uint8_t> random_blocks(DType t, int64_t n, std::mt19937& rng) {
+  std::vector<uint8_t> v(dtype_row_bytes(t, n));
+  for (auto& x : v) x = static_cast<uint8_t>(rng());
+  std::uniform_real_distribution<float> u(0.001f, 0.05f);
+  const size_t bb = dtype_block_bytes(t);
+  for (size_t b = 0; b < v.size() / bb; ++b) {
+    uint8_t* p = v.data() + b * bb;
+    auto h = [&](float s) { return f32_to_f16(rng() % 2 ? s : -s); };
+    switch (t) {
+      case DType::Q4_K:
+      case DType::Q5_K:
+        put16(p, f32_to_f16(u(rng)));
+        put16(p + 2, f32_to_f16(u(rng)));
+        break;
+      case DType::Q6_K: put16(p + 208, h(u(rng))); break;
+      default:
+        put16(p, h(u(rng)));
+        if (t == DType::Q4_1 || t == DType::Q5_1) put16(p + 2, h(u(rng)));
+    }
+  }
+  return v;
+}
+
+std::vector<float> random_floats(int64_t n, std::mt19937& rng, float scale = 1.0f) {
+  std::normal_distribution<float> g(0.0f, scale);
+  std::vector<float> v(n);
+  for (auto& x : v) x = g(rng);
+  return v;
+}
+
+TEST(Quant, QuantizeRoundTripError) {
+  std::mt19937 rng(7);
+  const int64_t n = 4096;
+  auto x = random_floats(n, rng);
+  // RMS error relative to RMS value: roughly step/sqrt(12) for each format.
+  struct B {
+    DType t;
+    double max_rel;
+  } bounds[] = {{DType::Q8_0, 0.01}, {DType::Q4_0, 0.15}, {DType::Q4_1, 0.15}, {DType::Q5_0, 0.07},
+                {DType::Q5_1, 0.07}, {DType::Q4_K, 0.15}, {DType::Q5_K, 0.07}, {DType::Q6_K, 0.04}};
+  for (auto [t, bound] : bounds) {
+    std::vector<uint8_t> q(dtype_row_bytes(t, n));
+    quant::quantize(t, x.data(), q.data(), n);
+    std::vector<float> y(n);
+    to_f32(t, q.data(), y.data(), n);
+    double e = 0, s = 0;
+    for (int64_t i = 0; i < n; ++i) e += (y[i] - x[i]) * (y[i] - x[i]), s += x[i] * x[i];
+    EXPECT_LT(std::sqrt(e / s), bound) << dtype_name(t);
+    EXPECT_GT(std::sqrt(e / s), 0.0) << dtype_name(t);
+  }
+  // A zero block quantizes to zeros, not NaN.
+  std::vector<float> z(256, 0.0f), back(256);
+  for (DType t : kBlockTypes) {
+    std::vector<uint8_t> q(dtype_row_bytes(t, 256));
+    quant::quantize(t, z.data(), q.data(), 256);
+    to_f32(t, q.data(), back.data(), 256);
+    for (float v : back) ASSERT_EQ(v, 0.0f) << dtype_name(t);
+  }
+}
+
+TEST(Quant, ActivationQuantization) {
+  std::mt19937 rng(3);
+  auto x = random_floats(512, rng);
+  QActs a;
+  quantize_acts(x.data(), 1, 512, ActKind::Q8_0, a);
+  for (int b = 0; b < 16; ++b) {
+    float amax = 0;
+    for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(x[b * 32 + j]));
+    EXPECT_EQ(a.d[b], f16_to_f32(f32_to_f16(amax / 127.0f)));
+    int32_t s = 0;
+    for (int j = 0; j < 32; ++j) {
+      EXPECT_NEAR(a.q[b * 32 + j] * a.d[b], x[b * 32 + j], 0.51f * amax / 127.0f + 1e-3f * amax);
+      s += a.q[b * 32 + j];
+    }
+    EXPECT_EQ(a.sums[b], s);
+  }
+  quantize_acts(x.data(), 1, 512, ActKind::Q8_K, a);
+  for (int b = 0; b < 2; ++b) {
+    int imax = 0;
+    for (int j = 0; j < 256; ++j)
+      if (std::fabs(x[b * 256 + j]) > std::fabs(x[b * 256 + imax])) imax = j;
+    EXPECT_EQ(a.q[b * 256 + imax], -127);
+    for (int j = 0; j < 256; ++j) EXPECT_NEAR(a.q[b * 256 + j] * a.d[b], x[b * 256 + j], 0.51f * std::fabs(a.d[b]));
+    for (int g = 0; g < 16; ++g) {
+      int32_t s = 0;
+      for (int j = 0; j < 16; ++j) s += a.q[b * 256 + g * 16 + j];
+      EXPECT_EQ(a.sums[b * 16 + g], s);
+    }
+  }
+}
+
+struct Level {
+  const char* name;
+  QDotFn (*get)(DType);
+  bool available;
+};
+
+std::vector<Level> levels() {
+  const CpuFeatures& c = cpu_features();
+  return {{"scalar", scalar::qdot_kernel, true},
+          {"avx2", avx2::qdot_kernel, c.avx2 && c.fma && c.f16c},
+          {"avx512", avx512::qdot_kernel, c.avx512f && c.avx512bw && c.avx512vl && c.avx512vnni}};
+}
+
+TEST(QDot, EveryKernelMatchesScalarAndDequantized) {
+  std::mt19937 rng(11);
+  int simd_checked = 0;
+  for (DType t : kBlockTypes) {
+    // 288 / 2 blocks of 32 and 2 of 256 (odd counts exercise tails), and longer rows.
+    for (int64_t n : {int64_t{256}, int64_t{512}, int64_t{1280}, int64_t{96}}) {
+      if (n % dtype_block_size(t) != 0) continue;
+      for (int trial = 0; trial < 2; ++trial) {
+        std::vector<uint8_t> w;
+        if (trial == 0) {
+          w = random_blocks(t, n, rng);
+        } else {
+          auto wf = random_floats(n, rng, 0.05f);
+          w.resize(dtype_row_bytes(t, n));
+          quant::quantize(t, wf.data(), w.data(), n);
+        }
+        std::vector<float> wd(n);
+        to_f32(t, w.data(), wd.data(), n);
+        const int T = 4;
+        auto x = random_floats(T * n, rng);
+        QActs a;
+        quantize_acts(x.data(), T, n, act_kind(t), a);
+        ActRow rows[4];
+        for (int j = 0; j < T; ++j) rows[j] = act_row(a, j);
+        // Dequantize-then-f32 (double) reference of the same quantized operands.
+        double ref[4], mag[4];
+        for (int j = 0; j < T; ++j) {
+          const int64_t bs = a.kind == ActKind::Q8_0 ? 32 : 256;
+          ref[j] = mag[j] = 0;
+          for (int64_t i = 0; i < n; ++i) {
+            const double xv = static_cast<double>(rows[j].q[i]) * rows[j].d[i / bs];
+            ref[j] += wd[i] * xv;
+            mag[j] += std::fabs(wd[i] * xv);
+          }
+        }
+        float sc[4];
+        scalar::qdot_kernel(t)(n, w.data(), rows, T, sc);
+        for (int j = 0; j < T; ++j)
+          EXPECT_NEAR(sc[j], ref[j], 1e-5 * mag[j] + 1e-6) << dtype_name(t) << " n=" << n << " token " << j;
+        for (const Level& lv : levels()) {
+          if (!lv.available) continue;
+          QDotFn fn = lv.get(t);
+          if (!fn) continue;
+          if (std::string(lv.name) != "scalar") ++simd_checked;
+          for (int nt = 1; nt <= 4; ++nt) {
+            float got[4];
+            fn(n, w.data(), rows, nt, got);
+            for (int j = 0; j < nt; ++j) {
+              EXPECT_NEAR(got[j], sc[j], 1e-5 * mag[j] + 1e-6) << lv.name << " " << dtype_name(t) << " n=" << n << " nt=" << nt;
+              EXPECT_NEAR(got[j], ref[j], 1e-5 * mag[j] + 1e-6) << lv.name << " " << dtype_name(t);
+            }
+          }
+        }
+      }
+    }
+  }
+  if (cpu_features().avx2) EXPECT_GT(simd_checked, 0);
+}
+
+TEST(QDot, DispatchHonoursKernelLevel) {
+  for (DType t : kBlockTypes) {
+    QDotFn f = qdot_kernel(t);
+    ASSERT_NE(f, nullptr) << dtype_name(t);
+    if (!use_avx2()) EXPECT_EQ(f, scalar::qdot_kernel(t)) << dtype_name(t);
+    if (use_avx2() && !use_avx512() && avx2::qdot_kernel(t)) EXPECT_EQ(f, avx2::qdot_kernel(t)) << dtype_name(t);
+  }
+  EXPECT_EQ(qdot_kernel(DType::BF16), nullptr);
+}
+
+// matmul on quantized out-major weights: fast (8-bit activations) vs exact (dequantized f32),
+// and exact vs a plain double reference.
+TEST(QDot, MatmulFastAndExact) {
+  std::mt19937 rng(5);
+  for (DType t : kBlockTypes) {
+    const int64_t rows = 37, cols = 512;
+    auto wf = random_floats(rows * cols, rng, 0.05f);
+    std::vector<uint8_t> wq(rows * dtype_row_bytes(t, cols));
+    for (int64_t r = 0; r < rows; ++r) quant::quantize(t, wf.data() + r * cols, wq.data() + r * dtype_row_bytes(t, cols), cols);
+    WeightMatrix W{t, wq.data(), rows, cols, cols, false};
+    std::vector<float> wd(rows * cols);
+    for (int64_t r = 0; r < rows; ++r) W.row(r, wd.data() + r * cols);
+    for (int64_t T : {int64_t{1}, int64_t{3}, int64_t{9}}) {
+      auto x = random_floats(T * cols, rng);
+      std::vector<float> fast(T * rows), exact(T * rows);
+      set_matmul_exact(true);
+      matmul(x.data(), T, W, exact.data());
+      set_matmul_exact(false);
+      matmul(x.data(), T, W, fast.data());
+      for (int64_t i = 0; i < T * rows; ++i) {
+        const int64_t tt = i / rows, r = i % rows;
+        double ref = 0, mag = 0;
+        for (int64_t c = 0; c < cols; ++c) ref += double(wd[r * cols + c]) * x[tt * cols + c], mag += std::fabs(wd[r * cols + c] * x[tt * cols + c]);
+        EXPECT_NEAR(exact[i], ref, 1e-5 * mag) << dtype_name(t);
+        EXPECT_NEAR(fast[i], ref, 0.02 * mag) << dtype_name(t);  // 8-bit activations: ~0.4% per value
+      }
+    }
+  }
+}
+
+}  // namespace
