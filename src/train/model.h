@@ -44,6 +44,7 @@ class TrainModel {
 
   RoutingOptions& routing() { return ropt_; }
   std::vector<RouterLayerState>& router_state() { return rstate_; }  // one per layer (MoE ones used)
+  const std::vector<RouterLayerState>& router_state() const { return rstate_; }
 
   // B sequences of T tokens (positions 0..T-1 each). targets may be null (no loss). Returns the
   // mean cross-entropy; balancing-loss values go to router_state()[l].last.
