@@ -5,6 +5,7 @@
 #include "command.h"
 #include "core/error.h"
 #include "model/text_model.h"
+#include "model_options.h"
 #include "runtime/token_ids.h"
 
 namespace herd::cli {
@@ -14,6 +15,8 @@ struct LogitsArgs {
   std::string model, ids, ids_file, out;
   bool all = false;
   int threads = 0;
+  int64_t slice = 0;
+  KVFlags kv;
 };
 
 void run_logits(const LogitsArgs& a) {
@@ -23,9 +26,16 @@ void run_logits(const LogitsArgs& a) {
   if (ids.empty()) fail("no token ids given");
   auto model = TextModel::load(a.model.empty() ? default_model_dir() : a.model);
   const int64_t V = model->config().vocab_size;
-  auto cache = model->new_cache();
-  std::vector<float> logits((a.all ? ids.size() : 1) * V);
-  model->forward(ids.data(), static_cast<int64_t>(ids.size()), *cache, logits.data(), a.all);
+  auto cache = model->new_cache(a.kv.options());
+  const int64_t T = static_cast<int64_t>(ids.size());
+  std::vector<float> logits((a.all ? T : 1) * V);
+  // Optionally in slices (chunked prefill): same logits, bounded activation memory.
+  const int64_t slice = a.slice > 0 ? a.slice : T;
+  for (int64_t t = 0; t < T; t += slice) {
+    const int64_t n = std::min(slice, T - t);
+    float* dst = a.all ? logits.data() + t * V : logits.data();
+    model->forward(ids.data() + t, n, *cache, dst, a.all);
+  }
   const std::string tmp = a.out + ".tmp";
   {
     std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
@@ -46,6 +56,8 @@ CommandRegistrar reg(20, [](CLI::App& root) {
   sub->add_option("--ids-file", a->ids_file, "file with token ids (whitespace/comma separated, or a JSON list)");
   sub->add_option("--out", a->out, "output file (raw little-endian f32, row-major)")->required();
   sub->add_flag("--all", a->all, "logits of every position instead of the last only");
+  sub->add_option("--slice", a->slice, "prefill in slices of this many tokens (0: all at once)");
+  add_kv_options(sub, a->kv);
   add_threads_option(sub, a->threads);
   sub->callback([a] { run_logits(*a); });
 });

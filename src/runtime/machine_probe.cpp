@@ -1,0 +1,93 @@
+#include "runtime/machine_probe.h"
+
+#include <chrono>
+#include <cstring>
+#include <fcntl.h>
+#include <filesystem>
+#include <unistd.h>
+#include <vector>
+
+#include "core/dtype.h"
+#include "core/error.h"
+#include "core/thread_pool.h"
+#include "kernels/matmul.h"
+
+namespace herd {
+
+namespace {
+double seconds_since(std::chrono::steady_clock::time_point t0) {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+}
+}  // namespace
+
+double measure_memory_bandwidth(size_t bytes) {
+  const size_t n = bytes / sizeof(float);
+  std::vector<float> a(n, 1.0f);
+  ThreadPool& pool = ThreadPool::global();
+  double best = 0;
+  volatile float sink = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    std::vector<float> partial(static_cast<size_t>(pool.size()) * 16, 0.0f);
+    std::atomic<int> slot{0};
+    auto t0 = std::chrono::steady_clock::now();
+    pool.parallel_for(static_cast<int64_t>(n), 1 << 16, [&](int64_t b, int64_t e) {
+      float s0 = 0, s1 = 0, s2 = 0, s3 = 0, s4 = 0, s5 = 0, s6 = 0, s7 = 0;
+      int64_t i = b;
+      for (; i + 8 <= e; i += 8) {
+        s0 += a[i]; s1 += a[i + 1]; s2 += a[i + 2]; s3 += a[i + 3];
+        s4 += a[i + 4]; s5 += a[i + 5]; s6 += a[i + 6]; s7 += a[i + 7];
+      }
+      for (; i < e; ++i) s0 += a[i];
+      partial[static_cast<size_t>(slot++ % (pool.size() * 16))] += s0 + s1 + s2 + s3 + s4 + s5 + s6 + s7;
+    });
+    const double dt = seconds_since(t0);
+    for (float p : partial) sink = sink + p;
+    if (pass > 0) best = std::max(best, static_cast<double>(n * sizeof(float)) / dt);  // first pass warms up
+  }
+  return best;
+}
+
+double measure_matmul_flops(bool bf16_weights) {
+  const int64_t rows = 2048, cols = 2048, T = 64;
+  std::vector<uint16_t> w16(rows * cols, f32_to_bf16(0.01f));
+  std::vector<float> w32(rows * cols, 0.01f), x(T * cols, 0.5f), y(T * rows);
+  WeightMatrix W = bf16_weights ? WeightMatrix{DType::BF16, reinterpret_cast<const uint8_t*>(w16.data()), rows, cols, cols, false}
+                                : WeightMatrix{DType::F32, reinterpret_cast<const uint8_t*>(w32.data()), rows, cols, cols, false};
+  double best = 0;
+  for (int pass = 0; pass < 3; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    matmul(x.data(), T, W, y.data());
+    best = std::max(best, 2.0 * rows * cols * T / seconds_since(t0));
+  }
+  return best;
+}
+
+double measure_disk_bandwidth(const std::string& dir, size_t bytes) {
+  const std::string d = dir.empty() ? std::filesystem::temp_directory_path().string() : dir;
+  std::string path = d + "/herd-probe-XXXXXX";
+  int fd = ::mkstemp(path.data());
+  if (fd < 0) fail("disk probe: cannot create a file in ", d);
+  ::unlink(path.c_str());
+  std::vector<char> buf(size_t{4} << 20, 'x');
+  for (size_t done = 0; done < bytes; done += buf.size())
+    if (::write(fd, buf.data(), buf.size()) != static_cast<ssize_t>(buf.size())) {
+      ::close(fd);
+      fail("disk probe: writing to ", d, " failed (disk full?)");
+    }
+  ::fsync(fd);
+  ::posix_fadvise(fd, 0, static_cast<off_t>(bytes), POSIX_FADV_DONTNEED);  // read cold, not from page cache
+  auto t0 = std::chrono::steady_clock::now();
+  size_t got = 0;
+  ssize_t r;
+  while ((r = ::pread(fd, buf.data(), buf.size(), static_cast<off_t>(got))) > 0) got += static_cast<size_t>(r);
+  const double dt = seconds_since(t0);
+  ::close(fd);
+  return static_cast<double>(got) / dt;
+}
+
+int64_t physical_memory_bytes() {
+  long pages = ::sysconf(_SC_PHYS_PAGES), size = ::sysconf(_SC_PAGE_SIZE);
+  return pages > 0 && size > 0 ? static_cast<int64_t>(pages) * size : 0;
+}
+
+}  // namespace herd
