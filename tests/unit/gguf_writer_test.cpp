@@ -1,0 +1,109 @@
+// GGUF writer and herd convert: what is written reads back identically, and a converted
+// checkpoint computes the same logits as the Hugging Face original (to the type's precision).
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <cstring>
+
+#include "core/error.h"
+#include "core/quants.h"
+#include "formats/gguf.h"
+#include "formats/gguf_convert.h"
+#include "formats/gguf_writer.h"
+#include "kernels/matmul.h"
+#include "model/text_model.h"
+#include "test_support.h"
+
+namespace fs = std::filesystem;
+using namespace herd;
+
+namespace {
+
+TEST(GgufWriter, RoundTrip) {
+  fs::path dir = test::temp_dir("gguf_writer");
+  GGUFWriter w;
+  w.set_string("general.architecture", "llama4");
+  w.set_u32("a.u32", 7);
+  w.set_i32("a.i32", -3);
+  w.set_f32("a.f32", 0.25f);
+  w.set_bool("a.bool", true);
+  w.set_string_array("a.strs", {"x", "", "y z"});
+  w.set_i32_array("a.ints", {1, -2, 3});
+  EXPECT_THROW(w.set_u32("a.u32", 1), Error);
+  std::vector<float> vals(256 * 3);
+  for (size_t i = 0; i < vals.size(); ++i) vals[i] = std::sin(0.1f * i);
+  w.add_tensor("v", DType::F32, {5}, [](uint8_t* d) {
+    float f[5] = {1, 2, 3, 4, 5};
+    std::memcpy(d, f, sizeof f);
+  });
+  w.add_tensor("q", DType::Q4_K, {256, 3}, [&](uint8_t* d) { quant::quantize(DType::Q4_K, vals.data(), d, 768); });
+  const fs::path p = dir / "t.gguf";
+  w.write(p.string());
+  EXPECT_FALSE(fs::exists(dir / "t.gguf.tmp"));
+
+  GGUFFile f(p.string());
+  EXPECT_EQ(f.version(), 3u);
+  EXPECT_EQ(f.get_uint("a.u32"), 7u);
+  EXPECT_EQ(f.find("a.i32")->i, -3);
+  EXPECT_EQ(f.get_float("a.f32"), 0.25);
+  EXPECT_TRUE(f.get_bool("a.bool", false));
+  EXPECT_EQ(f.get_string_array("a.strs"), (std::vector<std::string>{"x", "", "y z"}));
+  EXPECT_EQ(f.get_int_array("a.ints"), (std::vector<int64_t>{1, -2, 3}));
+  ASSERT_EQ(f.tensors().size(), 2u);
+  EXPECT_EQ(f.tensor("v")->offset, 0u);
+  EXPECT_EQ(f.tensor("q")->offset, 32u);  // padded to the alignment
+  EXPECT_EQ(f.tensor("q")->nbytes, 3u * 144u);
+  std::vector<float> back(768);
+  to_f32(DType::Q4_K, f.tensor("q")->data, back.data(), 768);
+  for (size_t i = 0; i < back.size(); ++i) EXPECT_NEAR(back[i], vals[i], 0.08) << i;
+
+  // Copying values from one file to another keeps them.
+  GGUFWriter w2;
+  for (const auto& [k, v] : f.metadata()) w2.set_value(k, v);
+  w2.write((dir / "u.gguf").string());
+  GGUFFile g((dir / "u.gguf").string());
+  EXPECT_EQ(g.get_string_array("a.strs"), f.get_string_array("a.strs"));
+  EXPECT_EQ(g.get_int_array("a.ints"), f.get_int_array("a.ints"));
+  EXPECT_EQ(g.get_float("a.f32"), 0.25);
+  fs::remove_all(dir);
+}
+
+TEST(GgufConvert, TinyPresetEveryType) {
+  fs::path dir = test::temp_dir("gguf_convert");
+  auto r = test::run_herd("init --preset tiny --seed 3 --dtype f32 -o " + (dir / "hf").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  auto hf = TextModel::load((dir / "hf").string());
+  const std::vector<int32_t> ids = {1, 500, 20000, 199999, 42, 7, 7, 9};
+  const int64_t V = hf->config().vocab_size, T = static_cast<int64_t>(ids.size());
+  std::vector<float> want(T * V);
+  {
+    auto cache = hf->new_cache();
+    hf->forward(ids.data(), T, *cache, want.data(), true);
+  }
+  double scale = 0;
+  for (float x : want) scale = std::max(scale, static_cast<double>(std::fabs(x)));
+  // Max logit error relative to the largest logit, per type.
+  for (auto [type, tol] : {std::pair<const char*, double>{"f32", 1e-5}, {"f16", 2e-3}, {"bf16", 2e-2}, {"q8_0", 2e-2},
+                           {"q4_0", 0.2}, {"q4_k_m", 0.2}}) {
+    const fs::path out = dir / (std::string(type) + ".gguf");
+    r = test::run_herd("convert -q -m " + (dir / "hf").string() + " -o " + out.string() + " --type " + type);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    auto m = TextModel::load(out.string());
+    EXPECT_EQ(m->config().rope_inv_freq(), hf->config().rope_inv_freq()) << type;
+    std::vector<float> got(T * V);
+    auto cache = m->new_cache();
+    set_matmul_exact(true);
+    m->forward(ids.data(), T, *cache, got.data(), true);
+    set_matmul_exact(false);
+    double err = 0;
+    for (size_t i = 0; i < got.size(); ++i) err = std::max(err, static_cast<double>(std::fabs(got[i] - want[i])));
+    EXPECT_LE(err / scale, tol) << type;
+    if (std::string(type) != "f32") EXPECT_GT(err, 0.0) << type;  // the types really differ
+  }
+  r = test::run_herd("convert -q -m " + (dir / "hf").string() + " -o " + (dir / "x.gguf").string() + " --type q3_k");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("--type must be"), std::string::npos) << r.out;
+  fs::remove_all(dir);
+}
+
+}  // namespace
