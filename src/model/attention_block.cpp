@@ -8,7 +8,7 @@
 namespace herd {
 
 void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, const std::vector<double>& inv_freq,
-                     float* h, const int64_t* pos, int64_t T, KVCache& cache, Scratch& s) {
+                     float* h, const int64_t* pos, int64_t T, const std::vector<SequenceSpan>& spans, Scratch& s) {
   const int64_t D = c.hidden_size;
   const int hd = c.head_dim;
   const int64_t qd = static_cast<int64_t>(c.n_heads) * hd, kvd = static_cast<int64_t>(c.n_kv_heads) * hd;
@@ -43,10 +43,12 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
     for (int64_t t = 0; t < T; ++t) scale_f32(c.attn_temperature(pos[t]), s.q.data() + t * qd, qd);
   }
 
-  cache.write(layer, pos, T, s.k.data(), s.v.data());
   AttentionShape shape{c.n_heads, c.n_kv_heads, hd, c.is_chunked(layer) ? c.chunk_size : 0,
                        static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
-  cache.attend(layer, pos, T, s.q.data(), s.attn.data(), shape);
+  for (const SequenceSpan& sp : spans) {
+    sp.cache->write(layer, pos + sp.offset, sp.n, s.k.data() + sp.offset * kvd, s.v.data() + sp.offset * kvd);
+    sp.cache->attend(layer, pos + sp.offset, sp.n, s.q.data() + sp.offset * qd, s.attn.data() + sp.offset * qd, shape);
+  }
   matmul(s.attn.data(), T, w.o, s.proj.data());
   for (int64_t i = 0; i < T * D; ++i) h[i] += s.proj[i];
 }

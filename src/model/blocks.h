@@ -18,9 +18,16 @@ struct Scratch {
   std::vector<float> choice_score;
 };
 
-// h += o_proj(attention(rms_norm(h))) for tokens at positions pos[0..T).
+// Rows [offset, offset+n) of a batch belong to one sequence and its cache.
+struct SequenceSpan {
+  int64_t offset = 0, n = 0;
+  KVCache* cache = nullptr;
+};
+
+// h += o_proj(attention(rms_norm(h))) for T rows at absolute positions pos[0..T). Projections run
+// over all rows at once; each span writes to and attends through its own cache.
 void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, const std::vector<double>& inv_freq,
-                     float* h, const int64_t* pos, int64_t T, KVCache& cache, Scratch& s);
+                     float* h, const int64_t* pos, int64_t T, const std::vector<SequenceSpan>& spans, Scratch& s);
 
 // h += FFN(rms_norm(h)): routed experts plus shared expert on MoE layers, SwiGLU on dense ones.
 void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h, int64_t T, Scratch& s,

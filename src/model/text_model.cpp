@@ -23,43 +23,80 @@ std::unique_ptr<KVCache> TextModel::new_cache(const KVOptions& options) const {
 
 void TextModel::forward(const int32_t* ids, int64_t T, KVCache& cache, float* logits, bool all_logits,
                         ForwardTrace* trace) {
-  if (T <= 0) fail("forward: no tokens given");
+  forward_batch({BatchItem{ids, T, &cache, logits, all_logits}}, trace);
+}
+
+void TextModel::forward_batch(const std::vector<BatchItem>& items, ForwardTrace* trace) {
   const ModelConfig& c = config_;
   const int64_t D = c.hidden_size, V = c.vocab_size;
-  const int64_t start = cache.n_positions();
-  if (c.max_position > 0 && start + T > c.max_position)
-    fail("context of ", start + T, " tokens exceeds the model's max_position_embeddings (", c.max_position, ")");
-  for (int64_t t = 0; t < T; ++t)
-    if (ids[t] < 0 || ids[t] >= V) fail("token id ", ids[t], " at index ", t, " is outside the vocabulary [0, ", V, ")");
+  if (items.empty()) fail("forward: no sequences given");
+  // Validate everything before touching any cache.
+  int64_t T = 0;
+  std::vector<SequenceSpan> spans;
+  for (size_t i = 0; i < items.size(); ++i) {
+    const BatchItem& it = items[i];
+    if (it.n <= 0 || !it.ids || !it.cache || !it.logits) fail("forward: sequence ", i, " has no tokens, cache or output");
+    for (size_t j = 0; j < i; ++j)
+      if (items[j].cache == it.cache) fail("forward: sequences ", j, " and ", i, " share a KV cache");
+    const int64_t start = it.cache->n_positions();
+    if (c.max_position > 0 && start + it.n > c.max_position)
+      fail("context of ", start + it.n, " tokens exceeds the model's max_position_embeddings (", c.max_position, ")");
+    for (int64_t t = 0; t < it.n; ++t)
+      if (it.ids[t] < 0 || it.ids[t] >= V)
+        fail("token id ", it.ids[t], " at index ", t, " is outside the vocabulary [0, ", V, ")");
+    spans.push_back({T, it.n, it.cache});
+    T += it.n;
+  }
 
   h_.resize(T * D);
   pos_.resize(T);
-  for (int64_t t = 0; t < T; ++t) {
-    pos_[t] = start + t;
-    weights_.embed.row(ids[t], h_.data() + t * D);
+  for (const SequenceSpan& sp : spans) {
+    const int64_t start = sp.cache->n_positions();
+    const BatchItem& it = items[&sp - spans.data()];
+    for (int64_t t = 0; t < sp.n; ++t) {
+      pos_[sp.offset + t] = start + t;
+      weights_.embed.row(it.ids[t], h_.data() + (sp.offset + t) * D);
+    }
   }
   if (trace && trace->keep_hidden) trace->hidden.assign(1, h_);
 
   for (int l = 0; l < c.n_layers; ++l) {
     const LayerWeights& w = weights_.layers[l];
-    attention_block(c, w, l, inv_freq_, h_.data(), pos_.data(), T, cache, scratch_);
+    attention_block(c, w, l, inv_freq_, h_.data(), pos_.data(), T, spans, scratch_);
     if (trace && trace->keep_hidden) trace->attn_resid.push_back(h_);
     RouterChoice* rc = (trace && w.moe) ? &trace->router[l] : nullptr;
     ffn_block(c, w, l, h_.data(), T, scratch_, rc);
     if (trace && trace->keep_hidden) trace->hidden.push_back(h_);
   }
-
-  const int64_t rows = all_logits ? T : 1;
-  const float* last = h_.data() + (T - rows) * D;
-  out_norm_.resize(rows * D);
-  rms_norm(last, weights_.final_norm.data(), out_norm_.data(), rows, D, static_cast<float>(c.rms_norm_eps));
   if (trace && trace->keep_hidden) {
     std::vector<float> all(T * D);
     rms_norm(h_.data(), weights_.final_norm.data(), all.data(), T, D, static_cast<float>(c.rms_norm_eps));
     trace->hidden.push_back(std::move(all));
   }
-  matmul(out_norm_.data(), rows, weights_.lm_head, logits);
-  (void)V;
+
+  // Final norm and lm_head only for the rows whose logits were asked for.
+  rows_.clear();
+  for (const SequenceSpan& sp : spans) {
+    const BatchItem& it = items[&sp - spans.data()];
+    for (int64_t t = it.all_logits ? 0 : sp.n - 1; t < sp.n; ++t) rows_.push_back(sp.offset + t);
+  }
+  const int64_t R = static_cast<int64_t>(rows_.size());
+  out_norm_.resize(R * D);
+  for (int64_t r = 0; r < R; ++r)
+    rms_norm(h_.data() + rows_[r] * D, weights_.final_norm.data(), out_norm_.data() + r * D, 1, D,
+             static_cast<float>(c.rms_norm_eps));
+  if (items.size() == 1) {  // common case: straight into the caller's buffer
+    matmul(out_norm_.data(), R, weights_.lm_head, items[0].logits);
+    return;
+  }
+  logits_rows_.resize(R * V);
+  matmul(out_norm_.data(), R, weights_.lm_head, logits_rows_.data());
+  int64_t r = 0;
+  for (const BatchItem& it : items) {
+    const int64_t n_rows = it.all_logits ? it.n : 1;
+    std::copy(logits_rows_.begin() + r * V, logits_rows_.begin() + (r + n_rows) * V, it.logits);
+    r += n_rows;
+  }
 }
 
 }  // namespace herd

@@ -33,13 +33,26 @@ class TextModel {
   void forward(const int32_t* ids, int64_t T, KVCache& cache, float* logits, bool all_logits,
                ForwardTrace* trace = nullptr);
 
+  // Several sequences in one pass (continuous batching): the weights are read once for all their
+  // tokens; each sequence appends to its own cache. Logits go to each item's buffer (last token,
+  // or every token with all_logits). Sequences must use distinct caches.
+  struct BatchItem {
+    const int32_t* ids = nullptr;
+    int64_t n = 0;
+    KVCache* cache = nullptr;
+    float* logits = nullptr;
+    bool all_logits = false;
+  };
+  void forward_batch(const std::vector<BatchItem>& items, ForwardTrace* trace = nullptr);
+
  private:
   ModelConfig config_;
   ModelWeights weights_;
   std::vector<double> inv_freq_;
   Scratch scratch_;
-  std::vector<float> h_, out_norm_;
-  std::vector<int64_t> pos_;
+  std::vector<float> h_, out_norm_, logits_rows_;
+  std::vector<int64_t> pos_, rows_;
+  std::vector<int32_t> ids_;
 };
 
 }  // namespace herd

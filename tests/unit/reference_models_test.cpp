@@ -6,6 +6,7 @@
 #include <cmath>
 #include <filesystem>
 
+#include "core/error.h"
 #include "model/text_model.h"
 #include "runtime/generator.h"
 #include "test_support.h"
@@ -175,6 +176,51 @@ TEST_P(ReferenceModel, RewindAndReplayMatches) {
   ASSERT_EQ(cache->n_positions(), T / 2);
   model_->forward(in.data() + T / 2, T - T / 2, *cache, b.data(), false);
   EXPECT_LE(max_abs_diff(a.data(), b.data(), V), 1e-5f);
+}
+
+TEST_P(ReferenceModel, BatchedSequencesEqualSeparateRuns) {
+  // Three sequences at different depths in one forward_batch call (continuous batching) must give
+  // what each gives alone.
+  const int64_t V = model_->config().vocab_size;
+  std::vector<std::vector<int32_t>> seqs;
+  for (const json& seq : expected_["sequences"]) seqs.push_back(ids(seq));
+  std::vector<std::unique_ptr<KVCache>> batch_caches, solo_caches;
+  for (auto& sq : seqs) {
+    batch_caches.push_back(model_->new_cache());
+    solo_caches.push_back(model_->new_cache());
+    // Different depths: prefill all but the last token of each sequence separately first.
+    if (sq.size() > 1) {
+      std::vector<float> tmp(V);
+      model_->forward(sq.data(), static_cast<int64_t>(sq.size()) - 1, *batch_caches.back(), tmp.data(), false);
+      model_->forward(sq.data(), static_cast<int64_t>(sq.size()) - 1, *solo_caches.back(), tmp.data(), false);
+    }
+  }
+  std::vector<std::vector<float>> got(seqs.size(), std::vector<float>(V));
+  std::vector<TextModel::BatchItem> items;
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    const int64_t start = static_cast<int64_t>(seqs[i].size()) - 1;
+    items.push_back({seqs[i].data() + start, 1, batch_caches[i].get(), got[i].data(), false});
+  }
+  // Plus one fresh sequence with a multi-token prompt in the same batch.
+  auto fresh_cache = model_->new_cache();
+  std::vector<float> fresh_all(seqs[0].size() * V);
+  items.push_back({seqs[0].data(), static_cast<int64_t>(seqs[0].size()), fresh_cache.get(), fresh_all.data(), true});
+  model_->forward_batch(items);
+  for (size_t i = 0; i < seqs.size(); ++i) {
+    std::vector<float> want(V);
+    const int64_t start = static_cast<int64_t>(seqs[i].size()) - 1;
+    model_->forward(seqs[i].data() + start, 1, *solo_caches[i], want.data(), false);
+    EXPECT_LE(max_abs_diff(got[i].data(), want.data(), V), 1e-5f) << "sequence " << i;
+  }
+  auto want0 = test::read_f32(dir_ / expected_["sequences"][0]["logits_file"].get<std::string>());
+  EXPECT_LE(max_abs_diff(fresh_all.data(), want0.data(), fresh_all.size()), kTol);
+  // Two items sharing a cache is refused before anything is written.
+  std::vector<float> a(V), b(V);
+  int32_t tok = 1;
+  auto shared = model_->new_cache();
+  EXPECT_THROW(model_->forward_batch({{&tok, 1, shared.get(), a.data(), false}, {&tok, 1, shared.get(), b.data(), false}}),
+               herd::Error);
+  EXPECT_EQ(shared->n_positions(), 0);
 }
 
 INSTANTIATE_TEST_SUITE_P(Models, ReferenceModel, ::testing::ValuesIn(model_names()),
