@@ -107,6 +107,15 @@ TEST_F(TrainRun, ResumeIsBitIdenticalToAnUninterruptedRun) {
   }
   EXPECT_EQ(steps, 8);
   EXPECT_EQ(evals, 2);
+  // herd report renders the run: loss curves, MaxVio, heatmap, per-layer stacked fractions.
+  r = test::run_herd("report " + a + " -o " + (fs::path(a) / "r.html").string());
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const std::string html = test::read_text(fs::path(a) / "r.html");
+  size_t svgs = 0, pos = 0;
+  while ((pos = html.find("<svg ", pos)) != std::string::npos) ++svgs, ++pos;
+  EXPECT_EQ(svgs, 2u + 1u + 2u);  // loss, MaxVio, heatmap, one stacked plot per MoE layer
+  for (const char* s : {"MaxVio per step", "expert load N*f", "expert token fractions, layer 1", "<polyline", "val loss"})
+    EXPECT_NE(html.find(s), std::string::npos) << s;
 }
 
 TEST_F(TrainRun, NanLossStopsWithAMessage) {
