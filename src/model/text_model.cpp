@@ -21,6 +21,17 @@ std::unique_ptr<KVCache> TextModel::new_cache(const KVOptions& options) const {
   return std::make_unique<PagedKVCache>(config_, options);
 }
 
+int64_t TextModel::scratch_bytes() const {
+  int64_t n = 0;
+  for (const auto* v : {&h_, &out_norm_, &logits_rows_, &scratch_.norm, &scratch_.q, &scratch_.k, &scratch_.v,
+                        &scratch_.attn, &scratch_.proj, &scratch_.router, &scratch_.gate, &scratch_.up, &scratch_.act,
+                        &scratch_.expert_in, &scratch_.expert_out, &scratch_.ffn_out, &scratch_.choice_score})
+    n += static_cast<int64_t>(v->capacity() * sizeof(float));
+  n += static_cast<int64_t>((pos_.capacity() + rows_.capacity()) * sizeof(int64_t));
+  n += static_cast<int64_t>((ids_.capacity() + scratch_.choice.capacity()) * sizeof(int32_t));
+  return n;
+}
+
 void TextModel::forward(const int32_t* ids, int64_t T, KVCache& cache, float* logits, bool all_logits,
                         ForwardTrace* trace) {
   forward_batch({BatchItem{ids, T, &cache, logits, all_logits}}, trace);

@@ -45,6 +45,9 @@ class TextModel {
   };
   void forward_batch(const std::vector<BatchItem>& items, ForwardTrace* trace = nullptr);
 
+  // Bytes held by activation buffers: grows with the largest slice fed, not with the context.
+  int64_t scratch_bytes() const;
+
  private:
   ModelConfig config_;
   ModelWeights weights_;
