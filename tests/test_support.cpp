@@ -61,7 +61,7 @@ void write_file(const std::filesystem::path& p, const std::string& bytes) {
 }
 
 CommandResult run_herd(const std::string& args, bool merge_stderr) {
-  std::string cmd = std::string(HERD_BINARY) + " " + args + " </dev/null" + (merge_stderr ? " 2>&1" : " 2>/dev/null");
+  std::string cmd = std::string(HERD_BINARY) + " " + args + (args.find(" < ") == std::string::npos ? " </dev/null" : "") + (merge_stderr ? " 2>&1" : " 2>/dev/null");
   FILE* pipe = popen(cmd.c_str(), "r");
   if (!pipe) throw std::runtime_error("popen failed");
   std::string out;

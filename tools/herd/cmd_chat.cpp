@@ -72,6 +72,7 @@ void chat(const ChatArgs& a) {
     }
     gen.feed(std::vector<int32_t>(ids.begin() + static_cast<std::ptrdiff_t>(common), ids.end()));
     StreamDecoder dec(*tok);
+    const int64_t generated_before = gen.stats().new_tokens;
     std::string reply;
     int32_t last = -1;
     gen.generate_more(a.n_predict, [&](int32_t id) {
@@ -92,7 +93,7 @@ void chat(const ChatArgs& a) {
     msgs.push_back(answer);
     if (!a.quiet)
       std::fprintf(stderr, "[%zu prompt tokens, %zu reused, %lld generated]\n", ids.size(), common,
-                   static_cast<long long>(gen.stats().new_tokens));
+                   static_cast<long long>(gen.stats().new_tokens - generated_before));
   }
 }
 
