@@ -300,6 +300,11 @@ TrainSummary train(const TrainOptions& o) {
     if (cfg.vocab_size == 0) cfg.vocab_size = data.vocab_size;
     if (cfg.vocab_size < static_cast<int64_t>(data.vocab_size))
       fail("train: model vocabulary ", cfg.vocab_size, " is smaller than the data's ", data.vocab_size);
+    if (data.vocab_size >= 2048 + 256 && cfg.bos_id < 0) {  // herd tokenizer: specials follow the ranks
+      const int64_t n = static_cast<int64_t>(data.vocab_size) - 2048;
+      cfg.bos_id = n;                 // <|begin_of_text|>
+      cfg.eos_ids = {n + 1, n + 8};   // <|end_of_text|>, <|eot|>
+    }
     TrainModel x(cfg);
     x.init_random(o.seed, o.init_std);
     return x;
