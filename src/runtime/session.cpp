@@ -54,7 +54,7 @@ uint64_t model_fingerprint(const TextModel& model) {
 
 void save_session(const std::string& path, const TextModel& model, const KVCache& cache, const Generator& gen) {
   const std::string tmp = path + ".tmp";
-  {
+  try {
     std::ofstream o(tmp, std::ios::binary | std::ios::trunc);
     if (!o) fail(path, ": cannot create session file");
     o.write(kMagic, 8);
@@ -80,11 +80,11 @@ void save_session(const std::string& path, const TextModel& model, const KVCache
               static_cast<std::streamsize>(gen.next_logits().size() * sizeof(float)));
     cache.save(o);
     o.flush();
-    if (!o) {
-      o.close();
-      std::filesystem::remove(tmp);
-      fail(path, ": writing the session failed (disk full?); the previous session file is unchanged");
-    }
+    if (!o) fail("write failed");
+  } catch (const std::exception& e) {
+    std::error_code ec;
+    std::filesystem::remove(tmp, ec);
+    fail(path, ": writing the session failed (", e.what(), "; disk full?); the previous session file is unchanged");
   }
   std::filesystem::rename(tmp, path);
 }
