@@ -29,6 +29,14 @@ struct ChatMessage {
   std::string stop_reason;                  // "end_of_message" makes an assistant message end with <|eom|>
 };
 
+// A plain text message.
+inline ChatMessage chat_message(std::string role, std::string content) {
+  ChatMessage m;
+  m.role = std::move(role);
+  m.content = std::move(content);
+  return m;
+}
+
 enum class ChatFamily { Llama4, Llama3 };
 
 // Llama4 if the vocabulary has <|header_start|>, Llama3 if it has <|start_header_id|>; else throws.

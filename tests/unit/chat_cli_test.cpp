@@ -30,7 +30,7 @@ TEST(ChatCli, RunTextPromptStreamsText) {
 
 TEST(ChatCli, RunChatRendersTheChatFormat) {
   auto tok = Tokenizer::from_model_dir(default_model());
-  std::vector<ChatMessage> msgs = {{"system", "Be brief."}, {"user", "Hi!"}};
+  std::vector<ChatMessage> msgs = {chat_message("system", "Be brief."), chat_message("user", "Hi!")};
   const size_t expect = render_chat(*tok, msgs, true).size();
   auto r = test::run_herd("run --chat --system \"Be brief.\" -p \"Hi!\" -n 4 --seed 1 --temp 0.5");
   ASSERT_EQ(r.exit_code, 0) << r.out;

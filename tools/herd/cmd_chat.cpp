@@ -36,7 +36,7 @@ void chat(const ChatArgs& a) {
   auto cache = model->new_cache(a.kv.options());
   Generator gen(*model, *cache, opts);
   std::vector<ChatMessage> msgs;
-  if (!a.system.empty()) msgs.push_back({"system", a.system});
+  if (!a.system.empty()) msgs.push_back(chat_message("system", a.system));
   const int32_t eom = tok->token_id("<|eom|>").value_or(-1);
   if (!a.quiet) std::fprintf(stderr, "herd chat: type a message; /reset starts over, /exit or end of input quits\n");
 
@@ -52,7 +52,7 @@ void chat(const ChatArgs& a) {
       continue;
     }
     if (line.empty()) continue;
-    msgs.push_back({"user", line});
+    msgs.push_back(chat_message("user", line));
     std::vector<int32_t> ids = render_chat(*tok, msgs, true);
     if (model->config().max_position > 0 && static_cast<int64_t>(ids.size()) >= model->config().max_position) {
       std::fprintf(stderr, "herd chat: the conversation (%zu tokens) no longer fits the context of %lld; use /reset\n",
@@ -88,7 +88,7 @@ void chat(const ChatArgs& a) {
     reply += tail;
     std::printf("%s\n", tail.c_str());
     std::fflush(stdout);
-    ChatMessage answer{"assistant", reply};
+    ChatMessage answer = chat_message("assistant", reply);
     if (last == eom) answer.stop_reason = "end_of_message";
     msgs.push_back(answer);
     if (!a.quiet)

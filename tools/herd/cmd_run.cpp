@@ -61,8 +61,8 @@ void run(const RunArgs& a) {
     std::string text = (a.file.empty() ? "" : read_file(a.file)) + a.prompt;
     if (a.chat) {
       std::vector<ChatMessage> msgs;
-      if (!a.system.empty()) msgs.push_back({"system", a.system});
-      msgs.push_back({"user", text});
+      if (!a.system.empty()) msgs.push_back(chat_message("system", a.system));
+      msgs.push_back(chat_message("user", text));
       prompt = render_chat(*tok, msgs, true);
     } else {
       if (!a.no_bos && c.bos_id >= 0) prompt.push_back(static_cast<int32_t>(c.bos_id));
