@@ -7,5 +7,6 @@ export DEBIAN_FRONTEND=noninteractive
 $SUDO apt-get update -qq
 $SUDO apt-get install -y -qq --no-install-recommends \
   build-essential cmake ninja-build pkg-config ccache \
-  libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libopenblas-dev >/dev/null
+  libgtest-dev libgmock-dev nlohmann-json3-dev libcli11-dev libpcre2-dev libopenblas-dev \
+  libcpp-httplib-dev >/dev/null
 echo "herd dependencies installed"
