@@ -17,6 +17,11 @@
 #include "kernels/matmul.h"
 #include "model/text_model.h"
 #include "runtime/format.h"
+#include "runtime/kv_fill.h"
+#include "model_options.h"
+#include "kv/paged_kv_cache.h"
+#include <fstream>
+#include <string>
 #include "runtime/sampler.h"
 
 namespace herd::cli {
@@ -24,7 +29,8 @@ namespace {
 
 struct BenchArgs {
   std::string model;
-  int64_t prompt = 512, gen = 128, depth = 0;
+  int64_t prompt = 512, gen = 128, depth = 0, fill_kv = 0;
+  KVFlags kv;
   int threads = 0, reps = 3;
   bool json = false;
 };
@@ -94,20 +100,32 @@ double weight_bytes_per_token(const TextModel& m) {
   return b;
 }
 
-// KV bytes read by one decode token at position pos (f32 keys and values).
-double kv_bytes_at(const ModelConfig& c, int64_t pos) {
+// KV bytes read by one decode token at position pos, at the cache's storage types.
+double kv_bytes_at(const ModelConfig& c, int64_t pos, double bytes_per_token_layer) {
   double b = 0;
   for (int l = 0; l < c.n_layers; ++l) {
     int64_t visible = pos + 1;
     if (c.is_chunked(l)) visible = pos % c.chunk_size + 1;
-    b += static_cast<double>(visible) * c.n_kv_heads * c.head_dim * 2 * sizeof(float);
+    b += static_cast<double>(visible) * bytes_per_token_layer;
   }
   return b;
 }
 
+// Peak resident memory of this process (VmHWM), bytes.
+int64_t peak_rss_bytes() {
+  std::ifstream f("/proc/self/status");
+  std::string line;
+  while (std::getline(f, line))
+    if (line.rfind("VmHWM:", 0) == 0) return std::stoll(line.substr(6)) * 1024;
+  return 0;
+}
+
 void run_bench(const BenchArgs& a) {
   apply_threads(a.threads);
-  if (a.prompt < 1 || a.gen < 1 || a.reps < 1 || a.depth < 0) fail("-p, -n and -r must be positive, -d not negative");
+  if (a.prompt < 0 || a.gen < 1 || a.reps < 1 || a.depth < 0 || a.fill_kv < 0)
+    fail("-n and -r must be positive; -p, -d and --fill-kv not negative");
+  if (a.fill_kv > 0 && a.depth > 0) fail("give either -d (real prefill) or --fill-kv (synthetic KV), not both");
+  const KVOptions kvo = a.kv.options();
   auto model = TextModel::load(a.model.empty() ? default_model_dir() : a.model);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
@@ -123,25 +141,31 @@ void run_bench(const BenchArgs& a) {
 
   // Warm-up: fault in the mapped weights (a prompt routes through most experts).
   {
-    auto cache = model->new_cache();
-    auto ids = ids_for(std::min<int64_t>(a.prompt, 256), 99);
+    auto cache = model->new_cache(kvo);
+    auto ids = ids_for(std::max<int64_t>(1, std::min<int64_t>(a.prompt, 256)), 99);
     model->forward(ids.data(), static_cast<int64_t>(ids.size()), *cache, logits.data(), false);
   }
 
-  const double probe_gbs = probe_read_gbs(size_t{1} << 30, 5);
-
   std::vector<double> prefill_tps, decode_tps;
+  int64_t kv_ram = 0, kv_disk = 0;
   for (int r = 0; r < a.reps; ++r) {
-    auto ids = ids_for(a.prompt, r);
-    auto cache = model->new_cache();
     auto t0 = Clock::now();
-    model->forward(ids.data(), a.prompt, *cache, logits.data(), false);
-    prefill_tps.push_back(static_cast<double>(a.prompt) / seconds_since(t0));
+    if (a.prompt > 0) {
+      auto ids = ids_for(a.prompt, r);
+      auto cache = model->new_cache(kvo);
+      t0 = Clock::now();
+      model->forward(ids.data(), a.prompt, *cache, logits.data(), false);
+      prefill_tps.push_back(static_cast<double>(a.prompt) / seconds_since(t0));
+    }
 
-    // Decode after `depth` tokens of context (at least one).
-    auto dcache = model->new_cache();
-    auto ctx = ids_for(std::max<int64_t>(a.depth, 1), r + 7);
+    // Decode after `depth` tokens of context (at least one), or after --fill-kv synthetic positions
+    // (random keys and values written straight into the cache: a timing device, not a model state).
+    auto dcache = model->new_cache(kvo);
+    if (a.fill_kv > 0) fill_kv_synthetic(c, *dcache, a.fill_kv, static_cast<uint64_t>(r) + 1);
+    auto ctx = ids_for(a.fill_kv > 0 ? 1 : std::max<int64_t>(a.depth, 1), r + 7);
     model->forward(ctx.data(), static_cast<int64_t>(ctx.size()), *dcache, logits.data(), false);
+    kv_ram = dcache->memory_use().ram_bytes;
+    kv_disk = dcache->memory_use().disk_bytes;
     t0 = Clock::now();
     for (int64_t i = 0; i < a.gen; ++i) {
       int32_t next = argmax(logits.data(), V);
@@ -150,12 +174,15 @@ void run_bench(const BenchArgs& a) {
     decode_tps.push_back(static_cast<double>(a.gen) / seconds_since(t0));
   }
 
-  const int64_t start = std::max<int64_t>(a.depth, 1);
+  const int64_t start = a.fill_kv > 0 ? a.fill_kv + 1 : std::max<int64_t>(a.depth, 1);
+  const double kv_row = static_cast<double>(PagedKVCache(c, kvo).bytes_per_token_layer());
   double kv = 0;
-  for (int64_t i = 0; i < a.gen; ++i) kv += kv_bytes_at(c, start + i);
+  for (int64_t i = 0; i < a.gen; ++i) kv += kv_bytes_at(c, start + i, kv_row);
   kv /= static_cast<double>(a.gen);
   const double wbytes = weight_bytes_per_token(*model);
-  const double pf = median(prefill_tps), dc = median(decode_tps);
+  const double pf = prefill_tps.empty() ? 0.0 : median(prefill_tps), dc = median(decode_tps);
+  const int64_t rss = peak_rss_bytes();  // before the probe's own 1 GiB buffer
+  const double probe_gbs = probe_read_gbs(size_t{1} << 30, 5);
   const double gbs = (wbytes + kv) * dc / 1e9;
 
   if (a.json) {
@@ -177,14 +204,23 @@ void run_bench(const BenchArgs& a) {
     j["decode_gbs"] = gbs;
     j["probe_read_gbs"] = probe_gbs;
     j["decode_pct_of_probe"] = 100.0 * gbs / probe_gbs;
+    j["fill_kv"] = a.fill_kv;
+    j["kv_type_k"] = kv_type_name(kvo.k_type);
+    j["kv_type_v"] = kv_type_name(kvo.v_type);
+    j["kv_ram_bytes"] = kv_ram;
+    j["kv_disk_bytes"] = kv_disk;
+    j["peak_rss_bytes"] = rss;
     std::printf("%s\n", j.dump().c_str());
     return;
   }
   std::printf("model            %s\n", a.model.c_str());
   std::printf("threads          %d (kernels %s, matmul %s)\n", threads, kernel_level(), matmul_exact() ? "exact" : "fast");
   std::printf("prefill          %.1f tok/s  (median of %d, %lld tokens)\n", pf, a.reps, static_cast<long long>(a.prompt));
-  std::printf("decode           %.2f tok/s  (median of %d, %lld tokens after %lld of context)\n", dc, a.reps,
-              static_cast<long long>(a.gen), static_cast<long long>(start));
+  std::printf("decode           %.2f tok/s  (median of %d, %lld tokens after %lld of context%s)\n", dc, a.reps,
+              static_cast<long long>(a.gen), static_cast<long long>(start),
+              a.fill_kv > 0 ? ", SYNTHETIC KV from --fill-kv" : "");
+  std::printf("KV cache         %s/%s, %s in RAM, %s on disk; peak RSS %s\n", kv_type_name(kvo.k_type),
+              kv_type_name(kvo.v_type), human_bytes(kv_ram).c_str(), human_bytes(kv_disk).c_str(), human_bytes(rss).c_str());
   std::printf("bytes per token  %s weights + %s KV\n", human_bytes(static_cast<int64_t>(wbytes)).c_str(),
               human_bytes(static_cast<int64_t>(kv)).c_str());
   std::printf("decode traffic   %.2f GB/s = %.1f%% of the %.2f GB/s read bandwidth measured now\n", gbs,
@@ -198,6 +234,9 @@ CommandRegistrar reg(70, [](CLI::App& root) {
   sub->add_option("-p,--prompt", a->prompt, "prefill tokens")->capture_default_str();
   sub->add_option("-n,--gen", a->gen, "decode tokens")->capture_default_str();
   sub->add_option("-d,--depth", a->depth, "context tokens before decoding")->capture_default_str();
+  sub->add_option("--fill-kv", a->fill_kv,
+                  "decode after N SYNTHETIC cache positions (random keys/values, no prefill): timing at depths prefill cannot reach");
+  add_kv_options(sub, a->kv);
   sub->add_option("-r,--reps", a->reps, "repetitions (medians are reported)")->capture_default_str();
   sub->add_flag("--json", a->json, "one JSON object on stdout");
   add_threads_option(sub, a->threads);
