@@ -2,7 +2,10 @@
 #include <csignal>
 #include <cstdio>
 #include <filesystem>
-#include <pthread.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
 #include <thread>
 
 #include "command.h"
@@ -23,6 +26,13 @@ struct ServeArgs {
   KVFlags kv;
   int threads = 0;
 };
+
+int g_signal_pipe[2] = {-1, -1};
+
+void on_signal(int) {
+  const char c = 's';
+  (void)!write(g_signal_pipe[1], &c, 1);
+}
 
 size_t parse_bytes(const std::string& s) {
   size_t pos = 0;
@@ -61,26 +71,29 @@ void serve(ServeArgs& a) {
     a.opts.sched.ctx = max_pos > 0 ? std::min<int64_t>(max_pos, 4096) : 4096;
   }
 
-  // SIGINT/SIGTERM stop the server from a thread of their own (never inside a signal handler).
-  sigset_t set;
-  sigemptyset(&set);
-  sigaddset(&set, SIGINT);
-  sigaddset(&set, SIGTERM);
-  pthread_sigmask(SIG_BLOCK, &set, nullptr);
-
   server::Server srv(*model, *tok, a.opts);
   const int port = srv.bind();
   std::fprintf(stderr, "herd serve: model '%s' (%s), %d parallel, context %lld\n", a.opts.model_id.c_str(),
                dir.c_str(), a.opts.sched.parallel, static_cast<long long>(a.opts.sched.ctx));
   std::fprintf(stderr, "herd serve: listening on http://%s:%d\n", a.opts.host.c_str(), port);
   std::fflush(stderr);
+  // SIGINT/SIGTERM: the handler only writes a byte to a pipe (async-signal-safe); a thread of
+  // our own reads it and stops the server, whichever thread the signal landed on.
+  if (pipe(g_signal_pipe) != 0) fail("cannot create a pipe: ", std::strerror(errno));
+  struct sigaction sa {};
+  sa.sa_handler = on_signal;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
   std::thread sig([&] {
-    int s = 0;
-    sigwait(&set, &s);
-    srv.stop();
+    char c = 0;
+    while (read(g_signal_pipe[0], &c, 1) < 0 && errno == EINTR) {
+    }
+    if (c == 's') srv.stop();
   });
   srv.serve();
-  pthread_kill(sig.native_handle(), SIGTERM);  // wakes the waiter when serve() ended otherwise
+  const char quit = 'q';
+  (void)!write(g_signal_pipe[1], &quit, 1);  // wakes the reader when serve() ended otherwise
   sig.join();
   std::fprintf(stderr, "herd serve: stopped\n");
 }
