@@ -33,6 +33,52 @@ void scale_f32(float a, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] *= a;
 }
 
+float dot_row(DType t, const float* a, const void* b, size_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(b);
+  switch (t) {
+    case DType::F32: return dot_f32(a, static_cast<const float*>(b), n);
+    case DType::BF16:
+      if (use_avx2()) return avx2::dot_bf16(a, h, n);
+      break;
+    case DType::F16:
+      if (use_avx2()) return avx2::dot_f16(a, h, n);
+      break;
+    default:
+      break;
+  }
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += a[i] * (t == DType::BF16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]));
+  return s;
+}
+
+void axpy_row(DType t, float a, const void* x, float* y, size_t n) {
+  const uint16_t* h = static_cast<const uint16_t*>(x);
+  switch (t) {
+    case DType::F32: return axpy_f32(a, static_cast<const float*>(x), y, n);
+    case DType::BF16:
+      if (use_avx2()) return avx2::axpy_bf16(a, h, y, n);
+      break;
+    case DType::F16:
+      if (use_avx2()) return avx2::axpy_f16(a, h, y, n);
+      break;
+    default:
+      break;
+  }
+  for (size_t i = 0; i < n; ++i) y[i] += a * (t == DType::BF16 ? bf16_to_f32(h[i]) : f16_to_f32(h[i]));
+}
+
+void dot_rows(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* out) {
+  if (n == 128 && use_avx512() && (t == DType::F32 || t == DType::BF16 || t == DType::F16))
+    return avx512::dot_rows_128(t, q, rows, stride, count, out);
+  for (int64_t r = 0; r < count; ++r) out[r] = dot_row(t, q, rows + r * stride, n);
+}
+
+void weighted_sum_rows(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* acc) {
+  if (n == 128 && use_avx512() && (t == DType::F32 || t == DType::BF16 || t == DType::F16))
+    return avx512::weighted_sum_rows_128(t, p, rows, stride, count, acc);
+  for (int64_t r = 0; r < count; ++r) axpy_row(t, p[r], rows + r * stride, acc, n);
+}
+
 void row_to_f32(DType t, const void* src, float* dst, size_t n) {
   if (t == DType::BF16 && use_avx2()) return avx2::bf16_to_f32(static_cast<const uint16_t*>(src), dst, n);
   if (t == DType::F16 && use_avx2()) return avx2::f16_to_f32(static_cast<const uint16_t*>(src), dst, n);

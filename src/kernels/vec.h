@@ -15,6 +15,22 @@ void scale_f32(float a, float* y, size_t n);
 // Converts n elements of a weight row to f32 (vectorized for BF16 and F16).
 void row_to_f32(DType t, const void* src, float* dst, size_t n);
 
+// Dot product and axpy against a row stored as F32, BF16 or F16, converted in registers (no
+// scratch copy): sum_i a[i] * b[i] and y[i] += a * x[i].
+float dot_row(DType t, const float* a, const void* b, size_t n);
+void axpy_row(DType t, float a, const void* x, float* y, size_t n);
+
+// Attention inner loops over `count` rows of n elements (F32, BF16 or F16) spaced `stride` bytes:
+// out[r] = q · row_r, and acc += sum_r p[r] * row_r. The query / accumulator stay in registers.
+void dot_rows(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* out);
+void weighted_sum_rows(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* acc);
+
+namespace avx512 {
+// Defined for n == 128 only (Llama 4's head_dim); callers fall back otherwise.
+void dot_rows_128(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out);
+void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, float* acc);
+}  // namespace avx512
+
 namespace scalar {
 float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
@@ -25,6 +41,10 @@ float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);
+float dot_bf16(const float* a, const uint16_t* b, size_t n);
+float dot_f16(const float* a, const uint16_t* b, size_t n);
+void axpy_bf16(float a, const uint16_t* x, float* y, size_t n);
+void axpy_f16(float a, const uint16_t* x, float* y, size_t n);
 }  // namespace avx2
 
 }  // namespace herd

@@ -55,4 +55,36 @@ void f16_to_f32(const uint16_t* src, float* dst, size_t n) {
   for (; i < n; ++i) dst[i] = herd::f16_to_f32(src[i]);
 }
 
+static inline __m256 load_bf16(const uint16_t* p) {
+  return _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))), 16));
+}
+static inline __m256 load_f16(const uint16_t* p) { return _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p))); }
+
+template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+static inline float dot_half(const float* a, const uint16_t* b, size_t n) {
+  __m256 s0 = _mm256_setzero_ps(), s1 = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16) {
+    s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Load(b + i), s0);
+    s1 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i + 8), Load(b + i + 8), s1);
+  }
+  for (; i + 8 <= n; i += 8) s0 = _mm256_fmadd_ps(_mm256_loadu_ps(a + i), Load(b + i), s0);
+  float r = hsum(_mm256_add_ps(s0, s1));
+  for (; i < n; ++i) r += a[i] * Scalar(b[i]);
+  return r;
+}
+
+template <__m256 (*Load)(const uint16_t*), float (*Scalar)(uint16_t)>
+static inline void axpy_half(float a, const uint16_t* x, float* y, size_t n) {
+  const __m256 va = _mm256_set1_ps(a);
+  size_t i = 0;
+  for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, Load(x + i), _mm256_loadu_ps(y + i)));
+  for (; i < n; ++i) y[i] += a * Scalar(x[i]);
+}
+
+float dot_bf16(const float* a, const uint16_t* b, size_t n) { return dot_half<load_bf16, herd::bf16_to_f32>(a, b, n); }
+float dot_f16(const float* a, const uint16_t* b, size_t n) { return dot_half<load_f16, herd::f16_to_f32>(a, b, n); }
+void axpy_bf16(float a, const uint16_t* x, float* y, size_t n) { axpy_half<load_bf16, herd::bf16_to_f32>(a, x, y, n); }
+void axpy_f16(float a, const uint16_t* x, float* y, size_t n) { axpy_half<load_f16, herd::f16_to_f32>(a, x, y, n); }
+
 }  // namespace herd::avx2

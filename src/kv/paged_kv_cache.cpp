@@ -11,6 +11,10 @@
 namespace herd {
 
 namespace {
+bool is_quantized(KVType t) { return t == KVType::Q8_0 || t == KVType::Q4_0; }
+DType element_dtype(KVType t) {
+  return t == KVType::BF16 ? DType::BF16 : t == KVType::F16 ? DType::F16 : DType::F32;  // quantized: dequantized to f32
+}
 constexpr int64_t kQueryTile = 16;    // queries per attention task
 constexpr int64_t kMaxSegment = 256;  // positions dequantized at once
 constexpr char kMagic[8] = {'H', 'E', 'R', 'D', 'K', 'V', '0', '1'};
@@ -184,9 +188,24 @@ void PagedKVCache::attend_task(int layer, int g, const int64_t* pos, const int64
         vp = io.data() + len * rbk_;
       }
     }
-    kv_load_rows(opt_.k_type, kp, rbk_, len, hd_, block_, kf.data());
-    kv_load_rows(opt_.v_type, vp, rbv_, len, hd_, block_, vf.data());
-    ta.add_segment(x, len, kf.data(), vf.data());
+    // f32/bf16/f16 rows are read in place; q8_0/q4_0 rows are dequantized into scratch first.
+    const uint8_t* kr = kp;
+    size_t ks = rbk_;
+    DType kt = element_dtype(opt_.k_type);
+    if (is_quantized(opt_.k_type)) {
+      kv_load_rows(opt_.k_type, kp, rbk_, len, hd_, block_, kf.data());
+      kr = reinterpret_cast<const uint8_t*>(kf.data());
+      ks = 4 * static_cast<size_t>(hd_);
+    }
+    const uint8_t* vr = vp;
+    size_t vs = rbv_;
+    DType vt = element_dtype(opt_.v_type);
+    if (is_quantized(opt_.v_type)) {
+      kv_load_rows(opt_.v_type, vp, rbv_, len, hd_, block_, vf.data());
+      vr = reinterpret_cast<const uint8_t*>(vf.data());
+      vs = 4 * static_cast<size_t>(hd_);
+    }
+    ta.add_segment(x, len, kr, ks, kt, vr, vs, vt);
     x += len;
   }
   ta.finish(out + g * group * hd_, q_stride);

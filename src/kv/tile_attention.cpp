@@ -22,19 +22,23 @@ void TileAttention::begin(int64_t n_queries, int group, int head_dim, float scal
   acc_.assign(n_ * group_ * hd_, 0.0f);
 }
 
-void TileAttention::add_segment(int64_t first, int64_t len, const float* k, const float* v) {
+void TileAttention::add_segment(int64_t first, int64_t len, const uint8_t* k, size_t k_stride, DType kt,
+                                const uint8_t* v, size_t v_stride, DType vt) {
   const int64_t last = first + len - 1;
   for (int64_t t = 0; t < n_; ++t) {
     const int64_t a = std::max(first, lo_[t]), b = std::min(last, pos_[t]);
     if (a > b) continue;
     const int64_t cnt = b - a + 1;
+    const uint8_t* krows = k + (a - first) * k_stride;
+    const uint8_t* vrows = v + (a - first) * v_stride;
     scores_.resize(cnt);
     for (int j = 0; j < group_; ++j) {
       const float* qv = q_ + t * q_stride_ + j * hd_;
       const int64_t st = t * group_ + j;
+      dot_rows(kt, qv, krows, k_stride, cnt, hd_, scores_.data());
       float mx = m_[st];
       for (int64_t i = 0; i < cnt; ++i) {
-        scores_[i] = dot_f32(qv, k + (a - first + i) * hd_, hd_) * scale_;
+        scores_[i] *= scale_;
         mx = std::max(mx, scores_[i]);
       }
       float* acc = acc_.data() + st * hd_;
@@ -46,10 +50,10 @@ void TileAttention::add_segment(int64_t first, int64_t len, const float* k, cons
       }
       float sum = 0;
       for (int64_t i = 0; i < cnt; ++i) {
-        const float p = std::exp(scores_[i] - mx);
-        sum += p;
-        axpy_f32(p, v + (a - first + i) * hd_, acc, hd_);
+        scores_[i] = std::exp(scores_[i] - mx);
+        sum += scores_[i];
       }
+      weighted_sum_rows(vt, scores_.data(), vrows, v_stride, cnt, hd_, acc);
       l_[st] += sum;
     }
   }

@@ -5,6 +5,8 @@
 #include <cstdint>
 #include <vector>
 
+#include "core/dtype.h"
+
 namespace herd {
 
 class TileAttention {
@@ -13,8 +15,14 @@ class TileAttention {
   // q + t*q_stride + j*head_dim (j < group). Query t sees keys at positions [lo[t], pos[t]].
   void begin(int64_t n_queries, int group, int head_dim, float scale, const float* q, int64_t q_stride,
              const int64_t* pos, const int64_t* lo);
-  // Keys and values (f32, [len, head_dim]) of positions [first, first+len).
-  void add_segment(int64_t first, int64_t len, const float* k, const float* v);
+  // Keys and values of positions [first, first+len): rows of head_dim elements of type kt / vt
+  // (F32, BF16 or F16), `k_stride` / `v_stride` bytes apart, read in place.
+  void add_segment(int64_t first, int64_t len, const uint8_t* k, size_t k_stride, DType kt, const uint8_t* v,
+                   size_t v_stride, DType vt);
+  void add_segment(int64_t first, int64_t len, const float* k, const float* v) {
+    add_segment(first, len, reinterpret_cast<const uint8_t*>(k), 4 * static_cast<size_t>(hd_), DType::F32,
+                reinterpret_cast<const uint8_t*>(v), 4 * static_cast<size_t>(hd_), DType::F32);
+  }
   // Writes each head's normalized output to out + t*out_stride + j*head_dim.
   void finish(float* out, int64_t out_stride) const;
 

@@ -40,7 +40,7 @@ void set_schedule(ModelConfig& c, int moe_step) {
 
 }  // namespace
 
-std::vector<std::string> preset_names() { return {"tiny", "mini-scout", "scout", "maverick"}; }
+std::vector<std::string> preset_names() { return {"tiny", "mini-scout", "long-scout", "scout", "maverick"}; }
 
 ModelConfig preset_config(const std::string& name) {
   ModelConfig c = llama4_base();
@@ -68,6 +68,20 @@ ModelConfig preset_config(const std::string& name) {
     c.dense_ffn = 4096;
     c.max_position = 10485760;
     set_schedule(c, 1);
+  } else if (name == "long-scout") {
+    // Scout's attention shapes (40 query heads, 8 KV heads, head_dim 128, 3 chunked : 1 global)
+    // around a small body: long-context benchmarks where the KV cache, not the weights, dominates.
+    c.hidden_size = 512;
+    c.n_layers = 8;
+    c.n_heads = 40;
+    c.n_kv_heads = 8;
+    c.head_dim = 128;
+    c.n_experts = 4;
+    c.expert_ffn = 512;
+    c.dense_ffn = 1024;
+    c.tie_word_embeddings = true;
+    c.max_position = 10485760;
+    set_schedule(c, 1);
   } else if (name == "scout" || name == "maverick") {
     c.hidden_size = 5120;
     c.n_layers = 48;
@@ -88,7 +102,7 @@ ModelConfig preset_config(const std::string& name) {
       set_schedule(c, 2);
     }
   } else {
-    fail("unknown preset '", name, "' (known: tiny, mini-scout, scout, maverick)");
+    fail("unknown preset '", name, "' (known: tiny, mini-scout, long-scout, scout, maverick)");
   }
   c.validate();
   return c;

@@ -45,7 +45,7 @@ void run_init(const InitArgs& a) {
 CommandRegistrar reg(80, [](CLI::App& root) {
   auto a = std::make_shared<InitArgs>();
   auto* sub = root.add_subcommand("init", "create a random-weight Llama 4 checkpoint from a preset");
-  sub->add_option("--preset", a->preset, "tiny | mini-scout | scout | maverick")->capture_default_str();
+  sub->add_option("--preset", a->preset, "tiny | mini-scout | long-scout | scout | maverick")->capture_default_str();
   sub->add_option("-o,--out", a->out, "output directory")->required();
   sub->add_option("--seed", a->seed, "random seed")->capture_default_str();
   sub->add_option("--dtype", a->dtype, "f32 or bf16")->capture_default_str();
