@@ -57,6 +57,50 @@ TEST(Vec, SimdMatchesScalar) {
   }
 }
 
+// The attention row loops against plain loops on the converted values, for every element type and
+// for head_dim 128 (AVX-512 register path) and other sizes (generic path).
+TEST(Vec, AttentionRowLoops) {
+  std::mt19937 rng(3);
+  std::normal_distribution<float> nd;
+  for (DType t : {DType::F32, DType::BF16, DType::F16})
+    for (size_t n : {size_t{128}, size_t{16}, size_t{72}}) {
+      const int64_t count = 37;
+      const size_t es = dtype_size(t), stride = n * es + 2 * es;  // padded rows
+      std::vector<uint8_t> rows(count * stride);
+      std::vector<float> exact(count * n), q(n), p(count), acc(n), acc_ref(n), out(count);
+      for (int64_t r = 0; r < count; ++r)
+        for (size_t i = 0; i < n; ++i) {
+          float v = nd(rng);
+          uint8_t* dst = &rows[r * stride + i * es];
+          if (t == DType::F32) std::memcpy(dst, &v, 4);
+          if (t == DType::BF16) {
+            uint16_t h = f32_to_bf16(v);
+            std::memcpy(dst, &h, 2);
+            v = bf16_to_f32(h);
+          }
+          if (t == DType::F16) {
+            uint16_t h = f32_to_f16(v);
+            std::memcpy(dst, &h, 2);
+            v = f16_to_f32(h);
+          }
+          exact[r * n + i] = v;
+        }
+      for (auto& x : q) x = nd(rng);
+      for (auto& x : p) x = std::fabs(nd(rng));
+      for (size_t i = 0; i < n; ++i) acc[i] = acc_ref[i] = nd(rng);
+      dot_rows(t, q.data(), rows.data(), stride, count, n, out.data());
+      weighted_sum_rows(t, p.data(), rows.data(), stride, count, n, acc.data());
+      for (int64_t r = 0; r < count; ++r) {
+        double ref = 0;
+        for (size_t i = 0; i < n; ++i) ref += static_cast<double>(q[i]) * exact[r * n + i];
+        ASSERT_NEAR(out[r], ref, 1e-4 * std::sqrt(n)) << dtype_name(t) << " n=" << n << " row " << r;
+        EXPECT_NEAR(dot_row(t, q.data(), rows.data() + r * stride, n), ref, 1e-4 * std::sqrt(n));
+        for (size_t i = 0; i < n; ++i) acc_ref[i] += p[r] * exact[r * n + i];
+      }
+      for (size_t i = 0; i < n; ++i) ASSERT_NEAR(acc[i], acc_ref[i], 1e-3) << dtype_name(t) << " n=" << n;
+    }
+}
+
 // Stores a random [rows, cols] matrix in dtype t, out- or in-major, and checks matmul against
 // double-precision arithmetic on the stored (rounded) values.
 void check_matmul(DType t, bool in_major, int64_t rows, int64_t cols, int64_t T) {
