@@ -20,7 +20,7 @@ namespace herd::cli {
 namespace {
 
 struct ServeArgs {
-  std::string model, alias;
+  std::string model, alias, tokenizer;
   server::ServerOptions opts;
   std::string max_body = "4M";
   KVFlags kv;
@@ -58,8 +58,10 @@ void serve(ServeArgs& a) {
   if (a.opts.sched.parallel < 1) fail("--parallel must be at least 1");
   if (a.opts.port < 0 || a.opts.port > 65535) fail("--port must be between 0 and 65535");
   auto model = TextModel::load(dir);
-  auto tok = Tokenizer::from_model_dir(std::filesystem::is_directory(dir) ? dir
-                                                                           : std::filesystem::path(dir).parent_path().string());
+  const std::string tok_path = !a.tokenizer.empty() ? a.tokenizer
+                               : std::filesystem::is_directory(dir) ? dir
+                                                                    : std::filesystem::path(dir).parent_path().string();
+  auto tok = std::filesystem::is_directory(tok_path) ? Tokenizer::from_model_dir(tok_path) : Tokenizer::from_file(tok_path);
   a.opts.model_id = !a.alias.empty() ? a.alias : std::filesystem::path(dir).filename().string();
   if (a.opts.model_id.empty()) a.opts.model_id = "herd";
   a.opts.max_body_bytes = parse_bytes(a.max_body);
@@ -104,6 +106,7 @@ CommandRegistrar reg(40, [](CLI::App& root) {
   a->opts.sched.prefix_cache = static_cast<size_t>(-1);
   auto* sub = root.add_subcommand("serve", "OpenAI-compatible HTTP server with continuous batching");
   sub->add_option("-m,--model", a->model, "model directory or GGUF file (default: the bundled model)");
+  sub->add_option("--tokenizer", a->tokenizer, "tokenizer file or directory (default: the model's)");
   sub->add_option("--alias", a->alias, "model name clients use (default: the model directory's name)");
   sub->add_option("--host", a->opts.host, "address to listen on (loopback by default)")->capture_default_str();
   sub->add_option("--port", a->opts.port, "port (0: any free port, printed at start)")->capture_default_str();
