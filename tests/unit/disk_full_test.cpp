@@ -36,13 +36,15 @@ class FileSizeLimit {
 };
 
 TEST(DiskFull, KvSpillReportsTheDirectory) {
-  ModelConfig c = preset_config("tiny");
+  ModelConfig c = preset_config("tiny");  // 3 chunked layers + 1 global layer
+  c.chunk_size = 32;
   auto dir = test::temp_dir("kvfull");
   KVOptions o;
   o.page_tokens = 16;
+  o.max_slice = 1;  // rings of 32 positions
   o.disk_dir = dir.string();
   PagedKVCache probe(c, o);
-  o.ram_budget = (64 + 2 * 16) * probe.bytes_per_token_layer() * 4;
+  o.ram_budget = (3 * 32 + 3 * 16) * probe.bytes_per_token_layer();  // rings + 3 pages
   PagedKVCache cache(c, o);
   std::vector<float> k(c.n_kv_heads * c.head_dim, 0.5f), v = k;
   std::string msg;

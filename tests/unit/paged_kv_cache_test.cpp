@@ -228,10 +228,11 @@ TEST(PagedKVCache, FixtureModelWithDiskTierEqualsInRam) {
   const int64_t V = model->config().vocab_size, T = static_cast<int64_t>(ids.size());
   KVOptions ram;
   ram.page_tokens = 3;
+  ram.max_slice = 64;  // rings of chunk 16 + 64 - 1 = 79 positions
   auto tmp = test::temp_dir("kvmodel");
   KVOptions disk = ram;
   disk.disk_dir = tmp.string();
-  disk.ram_budget = 6 * 64 * 256 + 3 * 2 * 768;  // rings of the 6 chunked layers + 3 pages per global layer
+  disk.ram_budget = 6 * 79 * 256 + 3 * 2 * 768;  // rings of the 6 chunked layers + 3 pages per global layer
   auto c1 = model->new_cache(ram), c2 = model->new_cache(disk);
   std::vector<float> a(T * V), b(T * V);
   model->forward(ids.data(), T, *c1, a.data(), true);
