@@ -1,6 +1,7 @@
 #include "kernels/ops.h"
 
 #include <cmath>
+#include <utility>
 
 #include "kernels/vec.h"
 
@@ -20,44 +21,39 @@ void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, fl
   }
 }
 
-void rope_interleaved(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq) {
+namespace {
+
+// Rotates every head of row t by the angles pos*inv_freq[i]; Pair gives the two elements of pair i.
+template <typename Pair>
+void rope_rows(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq, Pair pair) {
   const int half = head_dim / 2;
   std::vector<float> cs(half), sn(half);
   for (int64_t t = 0; t < T; ++t) {
     for (int i = 0; i < half; ++i) {
-      double a = static_cast<double>(pos[t]) * inv_freq[i];
+      const double a = static_cast<double>(pos[t]) * inv_freq[i];
       cs[i] = static_cast<float>(std::cos(a));
       sn[i] = static_cast<float>(std::sin(a));
     }
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * head_dim;
       for (int i = 0; i < half; ++i) {
-        float a = v[2 * i], b = v[2 * i + 1];
-        v[2 * i] = a * cs[i] - b * sn[i];
-        v[2 * i + 1] = a * sn[i] + b * cs[i];
+        auto [p0, p1] = pair(i, half);
+        const float a = v[p0], b = v[p1];
+        v[p0] = a * cs[i] - b * sn[i];
+        v[p1] = a * sn[i] + b * cs[i];
       }
     }
   }
 }
 
+}  // namespace
+
+void rope_interleaved(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq) {
+  rope_rows(x, T, n_heads, head_dim, pos, inv_freq, [](int i, int) { return std::pair<int, int>(2 * i, 2 * i + 1); });
+}
+
 void rope_rotate_half(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq) {
-  const int half = head_dim / 2;
-  std::vector<float> cs(half), sn(half);
-  for (int64_t t = 0; t < T; ++t) {
-    for (int i = 0; i < half; ++i) {
-      double a = static_cast<double>(pos[t]) * inv_freq[i];
-      cs[i] = static_cast<float>(std::cos(a));
-      sn[i] = static_cast<float>(std::sin(a));
-    }
-    for (int h = 0; h < n_heads; ++h) {
-      float* v = x + (t * n_heads + h) * head_dim;
-      for (int i = 0; i < half; ++i) {
-        float a = v[i], b = v[i + half];
-        v[i] = a * cs[i] - b * sn[i];
-        v[i + half] = b * cs[i] + a * sn[i];
-      }
-    }
-  }
+  rope_rows(x, T, n_heads, head_dim, pos, inv_freq, [](int i, int half) { return std::pair<int, int>(i, i + half); });
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
