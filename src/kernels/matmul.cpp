@@ -97,6 +97,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   quantize_acts(x, T, in, act_kind(W.type), acts);
   constexpr int64_t kRowTile = 16;
   const int64_t grain = T == 1 ? 32 : kRowTile;
+  const size_t stride = W.row_stride();
   ThreadPool::global().parallel_for(out, grain, [&](int64_t o0, int64_t o1) {
     ActRow rows[4];
     float res[4];
@@ -106,7 +107,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
         const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
         for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
         for (int64_t o = r0; o < r1; ++o) {
-          fn(in, W.row_ptr(o), rows, nt, res);
+          fn(in, W.data + o * stride, rows, nt, res);
           for (int j = 0; j < nt; ++j) y[(t0 + j) * out + o] = res[j];
         }
       }

@@ -12,9 +12,11 @@ namespace herd::avx512 {
 
 namespace {
 
-using quant::k_scale_min;
+using quant::rd16;
 using quant::rd32;
-using quant::rdf16;
+
+// f16 to f32 inline (F16C), instead of the out-of-line scalar converter.
+inline float rdf16(const uint8_t* p) { return _cvtsh_ss(rd16(p)); }
 
 inline __m512i cat256(__m256i lo, __m256i hi) { return _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1); }
 inline __m512 cat_ps(float a, float b) {
@@ -79,18 +81,36 @@ void dot32(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 
 // ---- Q4_K / Q5_K ----
 
+// The 8 six-bit scales (lanes 0..7) and 8 mins (lanes 8..15) of a Q4_K / Q5_K block from its 12
+// packed bytes, unpacked four at a time with 32-bit word operations: scales/mins 0..3 are the low
+// 6 bits of bytes 0..3 / 4..7; scales/mins 4..7 take their low 4 bits from the low / high nibble
+// of bytes 8..11 and their top 2 bits from the top 2 bits of bytes 0..3 / 4..7.
+inline __m512i k_scales_mins(const uint8_t* p) {
+  const uint32_t w0 = rd32(p), w1 = rd32(p + 4), w2 = rd32(p + 8);
+  const uint32_t sc_lo = w0 & 0x3f3f3f3fu, mn_lo = w1 & 0x3f3f3f3fu;
+  const uint32_t sc_hi = (w2 & 0x0f0f0f0fu) | ((w0 >> 2) & 0x30303030u);
+  const uint32_t mn_hi = ((w2 >> 4) & 0x0f0f0f0fu) | ((w1 >> 2) & 0x30303030u);
+  return _mm512_cvtepu8_epi32(_mm_setr_epi32(static_cast<int>(sc_lo), static_cast<int>(sc_hi), static_cast<int>(mn_lo),
+                                             static_cast<int>(mn_hi)));
+}
+
+// Everything per block stays in vector registers: the scales multiply the per-lane integer dot
+// products, and the min term sum_s min[s] * (sum of x over sub-block s) is one vector multiply
+// with the activation's 16-element sums, accumulated in f32 next to the main sum.
 template <bool FIVE, int NT>
 void dot_q45k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   constexpr size_t bb = FIVE ? 176 : 144;
   __m512 acc[NT];
-  float mins[NT];
-  for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps(), mins[j] = 0;
+  for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
   const __m256i m4 = _mm256_set1_epi8(15);
+  // lanes 2s and 2s+1 (the two 16-sums of sub-block s) take min s; group g uses scales 2g | 2g+1.
+  const __m512i idx_min = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
+  const __m512i idx_sc[4] = {cat_epi32(0, 1), cat_epi32(2, 3), cat_epi32(4, 5), cat_epi32(6, 7)};
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = w + b * bb;
     const uint8_t* qs = blk + (FIVE ? 48 : 16);
-    uint8_t sc[8], mn[8];
-    for (int s = 0; s < 8; ++s) k_scale_min(s, blk + 4, &sc[s], &mn[s]);
+    const __m512i sm = k_scales_mins(blk + 4);
+    const __m512i mnv = _mm512_permutexvar_epi32(idx_min, sm);
     __m256i qh;
     if constexpr (FIVE) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
     __m512i isum[NT];
@@ -104,40 +124,45 @@ void dot_q45k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
         hi = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(2 << (2 * g)))), sixteen));
       }
       const __m512i u = cat256(lo, hi);
-      const __m512i scv = cat_epi32(sc[2 * g], sc[2 * g + 1]);
+      const __m512i scv = _mm512_permutexvar_epi32(idx_sc[g], sm);
       for (int j = 0; j < NT; ++j) {
         const __m512i x = _mm512_loadu_si512(a[j].q + b * 256 + 64 * g);
         isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x), scv));
       }
     }
-    const float d = rdf16(blk), dmin = rdf16(blk + 2);
+    const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(rd32(blk))));  // d, dmin
+    const float d = _mm_cvtss_f32(dm), dmin = _mm_cvtss_f32(_mm_movehdup_ps(dm));
     for (int j = 0; j < NT; ++j) {
-      const int32_t* bs = a[j].s + b * 16;
-      int32_t mi = 0;
-      for (int s = 0; s < 8; ++s) mi += mn[s] * (bs[2 * s] + bs[2 * s + 1]);
       const float dx = a[j].d[b];
+      const __m512i mi = _mm512_mullo_epi32(mnv, _mm512_loadu_si512(a[j].s + b * 16));
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[j]), _mm512_set1_ps(dx * d), acc[j]);
-      mins[j] += dx * (dmin * static_cast<float>(mi));
+      acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_set1_ps(dx * dmin), acc[j]);
     }
   }
-  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) - mins[j];
+  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
 // ---- Q6_K ----
 
+// Weights unpacked to q in [0, 64); the -32 offset is removed in the integer domain per block as
+// 32 * sum_g scale[g] * (sum of x over 16-group g), one vector multiply with the 16-sums.
 template <int NT>
 void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   __m512 acc[NT];
-  float corr[NT];
-  for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps(), corr[j] = 0;
+  for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
   const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
-  const __m128i rep0 = _mm_setr_epi8(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
-  const __m128i rep1 = _mm_setr_epi8(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7);
+  // Half h, lane l of the A (B) product belongs to 16-group 8h + l/4 (8h + 4 + l/4).
+  const __m512i idxA[2] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                           _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)};
+  const __m512i idxB[2] = {_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
+                           _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)};
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = w + b * 210;
-    const int8_t* sc = reinterpret_cast<const int8_t*>(blk + 192);
+    const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
     __m512i isum[NT];
-    for (int j = 0; j < NT; ++j) isum[j] = _mm512_setzero_si512();
+    for (int j = 0; j < NT; ++j)
+      isum[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                 _mm512_slli_epi32(_mm512_mullo_epi32(sc16, _mm512_loadu_si512(a[j].s + b * 16)), 5));
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
       const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
@@ -146,9 +171,8 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
       const __m512i uA = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qhA, m2), 4));
       const __m512i uB =
           _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(_mm512_and_si512(qhB, m2), 4));
-      const __m128i s8 = _mm_loadl_epi64(reinterpret_cast<const __m128i*>(sc + 8 * h));
-      const __m512i sA = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, rep0));
-      const __m512i sB = _mm512_cvtepi8_epi32(_mm_shuffle_epi8(s8, rep1));
+      const __m512i sA = _mm512_permutexvar_epi32(idxA[h], sc16);
+      const __m512i sB = _mm512_permutexvar_epi32(idxB[h], sc16);
       for (int j = 0; j < NT; ++j) {
         const int8_t* x = a[j].q + b * 256 + 128 * h;
         const __m512i pA = _mm512_dpbusd_epi32(_mm512_setzero_si512(), uA, _mm512_loadu_si512(x));
@@ -157,16 +181,10 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
       }
     }
     const float d = rdf16(blk + 208);
-    for (int j = 0; j < NT; ++j) {
-      const int32_t* bs = a[j].s + b * 16;
-      int32_t c = 0;
-      for (int g = 0; g < 16; ++g) c += sc[g] * bs[g];
-      const float dd = a[j].d[b] * d;
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[j]), _mm512_set1_ps(dd), acc[j]);
-      corr[j] += dd * static_cast<float>(32 * c);
-    }
+    for (int j = 0; j < NT; ++j)
+      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[j]), _mm512_set1_ps(a[j].d[b] * d), acc[j]);
   }
-  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) - corr[j];
+  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
 template <template <int> class K>
