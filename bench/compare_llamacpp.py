@@ -1,8 +1,15 @@
 #!/usr/bin/env python3
 """Side-by-side: herd bench vs llama.cpp (node-llama-cpp 3.21.1, bench/llamacpp/peer.mjs) on the
-same GGUF file, same thread count, alternating runs in one session; prints medians and ratios.
+same GGUF file, same thread count, alternating runs (herd, llama.cpp, herd, ...) in one session;
+prints medians, bests and ratios, and the decode share of the memory roofline for both engines.
 
-  python3 bench/compare_llamacpp.py MODEL.gguf [-p 512] [-n 128] [-t 2] [-r 3]
+  python3 bench/compare_llamacpp.py MODEL.gguf [-p 256] [-n 64] [-t 2] [-r 5] [--json]
+
+Both decode at the same depth: llama.cpp after its P-token prompt, herd with -d P. Each round is
+a fresh process of each engine (own warm-up). The roofline is herd's: weight + KV bytes one decode
+token reads (herd bench's accounting, the same file for both engines) over the read bandwidth
+herd bench probes in the same run. The 1-minute load average is sampled before every run; the
+machine is shared, so quote medians with it.
 
 The GGUF must embed a vocabulary (herd convert --vocab ...): llama.cpp asserts on
 tokenizer.ggml.model "none" when node-llama-cpp loads it.
@@ -12,30 +19,58 @@ import argparse, json, os, statistics, subprocess, sys
 root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 ap = argparse.ArgumentParser()
 ap.add_argument("model")
-ap.add_argument("-p", type=int, default=512)
-ap.add_argument("-n", type=int, default=128)
+ap.add_argument("-p", type=int, default=256)
+ap.add_argument("-n", type=int, default=64)
 ap.add_argument("-t", type=int, default=2)
-ap.add_argument("-r", type=int, default=3)
+ap.add_argument("-r", type=int, default=5, help="rounds (one herd and one llama.cpp process each)")
 ap.add_argument("--herd", default=os.path.join(root, "build", "herd"))
+ap.add_argument("--json", action="store_true")
 a = ap.parse_args()
 
-herd_pf, herd_dc, cpp_pf, cpp_dc, extra = [], [], [], [], None
-for _ in range(a.r):
-    out = subprocess.run([a.herd, "bench", "-m", a.model, "-p", str(a.p), "-n", str(a.n), "-t", str(a.t), "-r", "1", "--json"],
-                         check=True, capture_output=True, text=True).stdout
+herd_pf, herd_dc, cpp_pf, cpp_dc, probe, load = [], [], [], [], [], []
+bytes_per_token = None
+for i in range(a.r):
+    load.append(os.getloadavg()[0])
+    out = subprocess.run([a.herd, "bench", "-m", a.model, "-p", str(a.p), "-n", str(a.n), "-d", str(a.p), "-t", str(a.t),
+                          "-r", "1", "--json"], check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
-    herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; extra = j
+    herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
+    bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]
+    load.append(os.getloadavg()[0])
     out = subprocess.run(["node", "peer.mjs", "bench", a.model, str(a.p), str(a.n), str(a.t), "1"],
                          cwd=os.path.join(root, "bench", "llamacpp"), check=True, capture_output=True, text=True).stdout
     j = json.loads(out.strip().splitlines()[-1])
     cpp_pf += j["prefill_tps"]; cpp_dc += j["decode_tps"]
+    print(f"round {i + 1}/{a.r}: herd {herd_pf[-1]:.1f} / {herd_dc[-1]:.2f}  llama.cpp {cpp_pf[-1]:.1f} / {cpp_dc[-1]:.2f}"
+          f"  tok/s prefill / decode, probe {probe[-1]:.1f} GB/s, load {load[-2]:.2f}", file=sys.stderr)
 
 m = statistics.median
+bw = m(probe)
+def pct(tps):  # decode share of the roofline: bytes per token * tok/s over the probed bandwidth
+    return 100.0 * bytes_per_token * tps / 1e9 / bw
 res = {
     "model": a.model, "threads": a.t, "prompt": a.p, "gen": a.n, "rounds": a.r,
+    "load_avg_1min_median": m(load), "load_avg_1min_max": max(load),
+    "probe_read_gbs_median": bw, "decode_bytes_per_token": bytes_per_token,
     "herd_prefill_tps": m(herd_pf), "llamacpp_prefill_tps": m(cpp_pf), "prefill_ratio": m(herd_pf) / m(cpp_pf),
     "herd_decode_tps": m(herd_dc), "llamacpp_decode_tps": m(cpp_dc), "decode_ratio": m(herd_dc) / m(cpp_dc),
-    "herd_decode_pct_of_probe": extra["decode_pct_of_probe"], "probe_read_gbs": extra["probe_read_gbs"],
-    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc, "llamacpp_prefill": cpp_pf, "llamacpp_decode": cpp_dc},
+    "herd_decode_pct_roofline": pct(m(herd_dc)), "llamacpp_decode_pct_roofline": pct(m(cpp_dc)),
+    "best": {"herd_prefill": max(herd_pf), "llamacpp_prefill": max(cpp_pf), "prefill_ratio": max(herd_pf) / max(cpp_pf),
+             "herd_decode": max(herd_dc), "llamacpp_decode": max(cpp_dc), "decode_ratio": max(herd_dc) / max(cpp_dc),
+             "probe_read_gbs": max(probe)},
+    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc, "llamacpp_prefill": cpp_pf, "llamacpp_decode": cpp_dc,
+            "probe_read_gbs": probe, "load_avg_1min": load},
 }
-print(json.dumps(res, indent=1))
+if a.json:
+    print(json.dumps(res, indent=1))
+else:
+    name = os.path.basename(a.model)
+    print(f"{name}: {a.t} threads, prompt {a.p}, {a.n} decode tokens, {a.r} alternating rounds, "
+          f"load avg median {m(load):.2f} (max {max(load):.2f}), probe {bw:.1f} GB/s, "
+          f"{bytes_per_token / 2**20:.1f} MiB read per decode token")
+    print(f"  {'':10} {'herd':>9} {'llama.cpp':>10} {'ratio':>6}")
+    print(f"  {'prefill':10} {m(herd_pf):9.1f} {m(cpp_pf):10.1f} {m(herd_pf) / m(cpp_pf):6.2f}   tok/s, median")
+    print(f"  {'decode':10} {m(herd_dc):9.2f} {m(cpp_dc):10.2f} {m(herd_dc) / m(cpp_dc):6.2f}   tok/s, median")
+    print(f"  {'% roofline':10} {pct(m(herd_dc)):9.1f} {pct(m(cpp_dc)):10.1f}")
+    print(f"  best of {a.r}: prefill {max(herd_pf):.1f} vs {max(cpp_pf):.1f} ({max(herd_pf) / max(cpp_pf):.2f}x), "
+          f"decode {max(herd_dc):.2f} vs {max(cpp_dc):.2f} ({max(herd_dc) / max(cpp_dc):.2f}x)")

@@ -26,28 +26,42 @@ if (mode === "probs") {
   await ctx.dispose();
   await model.dispose();
 } else if (mode === "bench") {
+  // Timings as llama.cpp's own llama_decode sees them, comparable with herd bench:
+  //  prefill: P prompt tokens in batches of up to 512 with logits for the last one only, plus one
+  //           greedy pick (herd: forward() of the prompt, last-row logits);
+  //  decode:  N single-token llama_decode calls, each computing the full 202k-vocab logits row and
+  //           picking greedily in C++ (herd: argmax + forward() of one token).
+  // evaluateWithoutGeneratingNewTokens must not be used for decode: it asks for no logits at all,
+  // so llama.cpp skips the output projection (the largest matrix) and the timing is not comparable.
+  // The sampler runs natively (temperature 0 = greedy, no grammar, no penalties); logits are never
+  // copied into JS.
   const [p, n, threads, reps] = rest.map(Number);
   const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
-  const ctx = await model.createContext({ contextSize: p + n + 16, threads, batchSize: 512, sequences: 1 });
+  const ctx = await model.createContext({ contextSize: p + n + 16, threads: { ideal: threads, min: threads }, batchSize: 512, sequences: 1 });
+  const seq = ctx.getSequence();
   const prefill = [], decode = [];
-  // Deterministic token ids spread over the vocabulary (no tokenizer needed).
-  const V = model.fileInsights.metadata?.llama4?.vocab_size ?? 32000;
-  const prompt = Array.from({ length: p }, (_, i) => (i * 7919 + 13) % V);
+  // Deterministic token ids spread over the vocabulary (no tokenizer needed), as herd bench does.
+  const V = model.tokens.vocabSize ?? model.fileInsights.metadata?.llama4?.vocab_size ?? 32000;
+  const ids = (len, salt) => Array.from({ length: len }, (_, i) => (i * 7919 + 13 + salt * 104729) % V);
+  const opts = { temperature: 0, yieldEogToken: true };
+  const run = async (prompt, gen) => {
+    await seq.clearHistory();
+    const t0 = process.hrtime.bigint();
+    const it = seq.evaluate(prompt, opts);
+    await it.next();  // prefill + first greedy token
+    const t1 = process.hrtime.bigint();
+    for (let i = 0; i < gen; ++i) await it.next();
+    const t2 = process.hrtime.bigint();
+    await it.return();
+    return [prompt.length / (Number(t1 - t0) / 1e9), gen / (Number(t2 - t1) / 1e9)];
+  };
+  await run(ids(Math.min(p, 256), 99), 4);  // warm-up: fault in the mapped weights
   for (let r = 0; r < reps; ++r) {
-    const seq = ctx.getSequence();
-    let t0 = process.hrtime.bigint();
-    await seq.evaluateWithoutGeneratingNewTokens(prompt);
-    let t1 = process.hrtime.bigint();
-    prefill.push(p / (Number(t1 - t0) / 1e9));
-    // Decode: n single-token llama_decode calls through the KV cache (token ids fixed in advance,
-    // so no sampling cost is timed on either side of the comparison).
-    t0 = process.hrtime.bigint();
-    for (let i = 0; i < n; ++i) await seq.evaluateWithoutGeneratingNewTokens([(i * 31337 + 5) % V]);
-    t1 = process.hrtime.bigint();
-    decode.push(n / (Number(t1 - t0) / 1e9));
-    seq.dispose();
+    const [pf, dc] = await run(ids(p, r), n);
+    prefill.push(pf);
+    decode.push(dc);
   }
-  process.stdout.write(JSON.stringify({ prefill_tps: prefill, decode_tps: decode }) + "\n");
+  process.stdout.write(JSON.stringify({ prefill_tps: prefill, decode_tps: decode, threads: ctx.currentThreads ?? threads }) + "\n");
   await ctx.dispose();
   await model.dispose();
 } else {
