@@ -11,6 +11,9 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/matmul.h"
+#include "kv/paged_kv_cache.h"
+#include "model/presets.h"
+#include "runtime/kv_fill.h"
 
 namespace herd {
 
@@ -58,6 +61,44 @@ double measure_matmul_flops(bool bf16_weights) {
     auto t0 = std::chrono::steady_clock::now();
     matmul(x.data(), T, W, y.data());
     best = std::max(best, 2.0 * rows * cols * T / seconds_since(t0));
+  }
+  return best;
+}
+
+double measure_matvec_bandwidth(const std::string& weight_type, size_t bytes) {
+  // bf16/f16/f32 are measured directly; other types fall back to bf16 (same streaming pattern).
+  const DType t = weight_type == "f32" ? DType::F32 : weight_type == "f16" ? DType::F16 : DType::BF16;
+  const int64_t cols = 4096, rows = static_cast<int64_t>(bytes / dtype_size(t)) / cols;
+  std::vector<uint8_t> w(static_cast<size_t>(rows * cols) * dtype_size(t), 0x3c);
+  std::vector<float> x(cols, 0.5f), y(rows);
+  WeightMatrix W{t, w.data(), rows, cols, cols, false};
+  double best = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    matmul(x.data(), 1, W, y.data());
+    if (pass > 0) best = std::max(best, static_cast<double>(w.size()) / seconds_since(t0));
+  }
+  return best;
+}
+
+double measure_attention_bandwidth(const std::string& kv_type, size_t bytes) {
+  ModelConfig c = preset_config("long-scout");
+  c.n_layers = 1;
+  c.rope_layer = {false};  // one global layer
+  c.moe_layer = {true};
+  KVOptions o;
+  o.k_type = o.v_type = parse_kv_type(kv_type);
+  PagedKVCache cache(c, o);
+  const int64_t n = std::max<int64_t>(1024, static_cast<int64_t>(bytes) / cache.bytes_per_token_layer());
+  fill_kv_synthetic(c, cache, n, 3);
+  std::vector<float> q(c.n_heads * c.head_dim, 0.01f), out(q.size());
+  const int64_t p = n - 1;
+  AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, 0, 0.088f};
+  double best = 0;
+  for (int pass = 0; pass < 4; ++pass) {
+    auto t0 = std::chrono::steady_clock::now();
+    cache.attend(0, &p, 1, q.data(), out.data(), s);
+    if (pass > 0) best = std::max(best, static_cast<double>(n * cache.bytes_per_token_layer()) / seconds_since(t0));
   }
   return best;
 }

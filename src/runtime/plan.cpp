@@ -108,7 +108,13 @@ PlanResult make_plan(const PlanInput& in) {
   const double weight_disk_share = r.weight_bytes > 0 ? 1.0 - static_cast<double>(r.weights_in_ram) / static_cast<double>(r.weight_bytes) : 0.0;
   const double from_disk = kv_global_read * disk_share + static_cast<double>(weights_read) * weight_disk_share;
   if (in.mem_bw > 0) {
-    r.decode_seconds_per_step = (static_cast<double>(r.decode_bytes_per_step) - from_disk) / in.mem_bw;
+    // Weights and KV each at the rate herd's kernels reach on them (when measured), else at the
+    // raw memory bandwidth; what streams from disk at the disk's rate.
+    const double w_bw = in.weight_read_bw > 0 ? in.weight_read_bw : in.mem_bw;
+    const double kv_bw = in.kv_read_bw > 0 ? in.kv_read_bw : in.mem_bw;
+    const double w_ram = static_cast<double>(weights_read) * (1.0 - weight_disk_share);
+    const double kv_ram = static_cast<double>(kv_read) - kv_global_read * disk_share;
+    r.decode_seconds_per_step = w_ram / w_bw + kv_ram / kv_bw;
     if (from_disk > 0) r.decode_seconds_per_step += in.disk_bw > 0 ? from_disk / in.disk_bw : INFINITY;
     r.decode_tokens_per_second = in.batch / r.decode_seconds_per_step;
   }
@@ -149,6 +155,11 @@ std::string render_plan(const PlanInput& in, const PlanResult& r) {
   std::snprintf(buf, sizeof buf, "machine        memory %.2f GB/s, compute %.2f GFLOP/s, disk %.2f GB/s\n", in.mem_bw / 1e9,
                 in.flops / 1e9, in.disk_bw / 1e9);
   o << buf;
+  if (in.weight_read_bw > 0 || in.kv_read_bw > 0) {
+    std::snprintf(buf, sizeof buf, "herd kernels   weights read at %.2f GB/s, KV read at %.2f GB/s (measured now)\n",
+                  in.weight_read_bw / 1e9, in.kv_read_bw / 1e9);
+    o << buf;
+  }
   std::snprintf(buf, sizeof buf, "prefill        %.4g s (%.3g h) for %lld tokens (%.4g tok/s)\n", r.prefill_seconds, r.prefill_seconds / 3600,
                 static_cast<long long>(in.context), in.context / std::max(r.prefill_seconds, 1e-12));
   o << buf;

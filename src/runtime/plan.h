@@ -22,6 +22,8 @@ struct PlanInput {
   int64_t page_tokens = 256;
   int64_t ram_bytes = 0, disk_bytes = 0;  // memory available for the model and its KV; disk for spilled pages
   double mem_bw = 0, flops = 0, disk_bw = 0;  // bytes/s, FLOP/s, bytes/s
+  // Bytes/s herd's decode kernels reach on weights and on KV (0: use mem_bw for both).
+  double weight_read_bw = 0, kv_read_bw = 0;
   double usd_per_hour = 0;
 };
 

@@ -1,4 +1,5 @@
 // herd plan: predict memory and time for a model at a given context before running it.
+#include <cctype>
 #include <cstdio>
 #include <filesystem>
 
@@ -68,6 +69,13 @@ void plan(const PlanArgs& a) {
   in.disk_bytes = a.disk.empty() ? 0 : parse_size(a.disk);
   // Machine figures: given, or measured now.
   in.mem_bw = a.mem_bw > 0 ? a.mem_bw * 1e9 : measure_memory_bandwidth();
+  if (a.mem_bw <= 0) {  // no figure given: also measure what herd's own decode kernels reach
+    const std::string wtype = in.weight_bytes_by_type.size() == 1 ? in.weight_bytes_by_type.begin()->first : "bf16";
+    std::string lower = wtype;
+    for (auto& ch : lower) ch = static_cast<char>(std::tolower(static_cast<unsigned char>(ch)));
+    in.weight_read_bw = measure_matvec_bandwidth(lower);
+    in.kv_read_bw = measure_attention_bandwidth(kv_type_name(in.k_type));
+  }
   in.flops = a.flops > 0 ? a.flops * 1e9 : measure_matmul_flops(true);
   in.disk_bw = a.disk_bw * 1e9;
   in.usd_per_hour = a.usd;
@@ -101,6 +109,8 @@ void plan(const PlanArgs& a) {
   j["mem_bw_bytes_per_s"] = in.mem_bw;
   j["flops"] = in.flops;
   j["disk_bw_bytes_per_s"] = in.disk_bw;
+  j["weight_read_bw_bytes_per_s"] = in.weight_read_bw;
+  j["kv_read_bw_bytes_per_s"] = in.kv_read_bw;
   j["prefill_seconds"] = r.prefill_seconds;
   j["decode_tokens_per_second"] = r.decode_tokens_per_second;
   j["decode_bytes_per_step"] = r.decode_bytes_per_step;
@@ -123,7 +133,7 @@ CommandRegistrar reg(60, [](CLI::App& root) {
   sub->add_option("--ram", a->ram, "memory for weights and KV (default: this machine's)");
   sub->add_option("--disk", a->disk, "disk space for spilled KV pages (default: none)");
   sub->add_option("--disk-dir", a->disk_dir, "where to measure disk bandwidth");
-  sub->add_option("--mem-bw", a->mem_bw, "memory bandwidth in GB/s (default: measured)");
+  sub->add_option("--mem-bw", a->mem_bw, "memory bandwidth in GB/s (default: measured, with the rates herd's kernels reach)");
   sub->add_option("--flops", a->flops, "compute in GFLOP/s (default: measured)");
   sub->add_option("--disk-bw", a->disk_bw, "disk read bandwidth in GB/s (default: measured when --disk is given)");
   sub->add_option("--usd-per-hour", a->usd, "machine price, for cost per million tokens");
