@@ -1,12 +1,15 @@
 #!/usr/bin/env python3
 """Side-by-side: herd bench vs llama.cpp (node-llama-cpp 3.21.1, bench/llamacpp/peer.mjs) on the
-same GGUF file, same thread count, alternating runs (herd, llama.cpp, herd, ...) in one session;
+same GGUF file, alternating runs (herd, llama.cpp, herd, ...) in one session;
 prints medians, bests and ratios, and the decode share of the memory roofline for both engines.
 
   python3 bench/compare_llamacpp.py MODEL.gguf [-p 256] [-n 64] [-t 2] [-r 5] [--json]
 
-Both decode at the same depth: llama.cpp after its P-token prompt, herd with -d P. Each round is
-a fresh process of each engine (own warm-up). The roofline is herd's: weight + KV bytes one decode
+herd runs with -t T; llama.cpp with T and with 1 thread, and the ratios use whichever is faster
+(on a busy 2-vCPU machine llama.cpp's spinning thread barrier can make 2 threads 10x slower than
+1, so the 2-thread number alone would flatter herd). Both decode at the same depth: llama.cpp
+after its P-token prompt, herd with -d P. Each round is a fresh process of each engine (own
+warm-up). The roofline is herd's: weight + KV bytes one decode
 token reads (herd bench's accounting, the same file for both engines) over the read bandwidth
 herd bench probes in the same run. The 1-minute load average is sampled before every run; the
 machine is shared, so quote medians with it.
@@ -24,10 +27,15 @@ ap.add_argument("-n", type=int, default=64)
 ap.add_argument("-t", type=int, default=2)
 ap.add_argument("-r", type=int, default=5, help="rounds (one herd and one llama.cpp process each)")
 ap.add_argument("--herd", default=os.path.join(root, "build", "herd"))
+ap.add_argument("--peer-threads", default=None,
+                help="comma-separated thread counts for llama.cpp (default: T and 1); the ratios use the faster one")
 ap.add_argument("--json", action="store_true")
 a = ap.parse_args()
 
-herd_pf, herd_dc, cpp_pf, cpp_dc, probe, load = [], [], [], [], [], []
+peer_threads = [int(x) for x in (a.peer_threads or f"{a.t},1").split(",")]
+peer_threads = list(dict.fromkeys(peer_threads))
+herd_pf, herd_dc, probe, load = [], [], [], []
+cpp = {t: ([], []) for t in peer_threads}
 bytes_per_token = None
 for i in range(a.r):
     load.append(os.getloadavg()[0])
@@ -36,20 +44,28 @@ for i in range(a.r):
     j = json.loads(out)
     herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
     bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]
-    load.append(os.getloadavg()[0])
-    out = subprocess.run(["node", "peer.mjs", "bench", a.model, str(a.p), str(a.n), str(a.t), "1"],
-                         cwd=os.path.join(root, "bench", "llamacpp"), check=True, capture_output=True, text=True).stdout
-    j = json.loads(out.strip().splitlines()[-1])
-    cpp_pf += j["prefill_tps"]; cpp_dc += j["decode_tps"]
-    print(f"round {i + 1}/{a.r}: herd {herd_pf[-1]:.1f} / {herd_dc[-1]:.2f}  llama.cpp {cpp_pf[-1]:.1f} / {cpp_dc[-1]:.2f}"
-          f"  tok/s prefill / decode, probe {probe[-1]:.1f} GB/s, load {load[-2]:.2f}", file=sys.stderr)
+    msg = ""
+    for t in peer_threads:
+        load.append(os.getloadavg()[0])
+        out = subprocess.run(["node", "peer.mjs", "bench", a.model, str(a.p), str(a.n), str(t), "1"],
+                             cwd=os.path.join(root, "bench", "llamacpp"), check=True, capture_output=True, text=True).stdout
+        j = json.loads(out.strip().splitlines()[-1])
+        cpp[t][0].extend(j["prefill_tps"]); cpp[t][1].extend(j["decode_tps"])
+        msg += f"  llama.cpp -t {t} {cpp[t][0][-1]:.1f} / {cpp[t][1][-1]:.2f}"
+    print(f"round {i + 1}/{a.r}: herd {herd_pf[-1]:.1f} / {herd_dc[-1]:.2f}{msg}"
+          f"  tok/s prefill / decode, probe {probe[-1]:.1f} GB/s, load {load[-1 - len(peer_threads)]:.2f}", file=sys.stderr)
 
 m = statistics.median
 bw = m(probe)
+# llama.cpp's better thread count per metric (by median), so the comparison never favours herd.
+pf_t = max(peer_threads, key=lambda t: m(cpp[t][0]))
+dc_t = max(peer_threads, key=lambda t: m(cpp[t][1]))
+cpp_pf, cpp_dc = cpp[pf_t][0], cpp[dc_t][1]
 def pct(tps):  # decode share of the roofline: bytes per token * tok/s over the probed bandwidth
     return 100.0 * bytes_per_token * tps / 1e9 / bw
 res = {
-    "model": a.model, "threads": a.t, "prompt": a.p, "gen": a.n, "rounds": a.r,
+    "model": a.model, "threads": a.t, "llamacpp_prefill_threads": pf_t, "llamacpp_decode_threads": dc_t,
+    "llamacpp_by_threads": {str(t): {"prefill_tps_median": m(v[0]), "decode_tps_median": m(v[1])} for t, v in cpp.items()}, "prompt": a.p, "gen": a.n, "rounds": a.r,
     "load_avg_1min_median": m(load), "load_avg_1min_max": max(load),
     "probe_read_gbs_median": bw, "decode_bytes_per_token": bytes_per_token,
     "herd_prefill_tps": m(herd_pf), "llamacpp_prefill_tps": m(cpp_pf), "prefill_ratio": m(herd_pf) / m(cpp_pf),
@@ -58,7 +74,8 @@ res = {
     "best": {"herd_prefill": max(herd_pf), "llamacpp_prefill": max(cpp_pf), "prefill_ratio": max(herd_pf) / max(cpp_pf),
              "herd_decode": max(herd_dc), "llamacpp_decode": max(cpp_dc), "decode_ratio": max(herd_dc) / max(cpp_dc),
              "probe_read_gbs": max(probe)},
-    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc, "llamacpp_prefill": cpp_pf, "llamacpp_decode": cpp_dc,
+    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc,
+            "llamacpp": {str(t): {"prefill": v[0], "decode": v[1]} for t, v in cpp.items()},
             "probe_read_gbs": probe, "load_avg_1min": load},
 }
 if a.json:
@@ -68,6 +85,9 @@ else:
     print(f"{name}: {a.t} threads, prompt {a.p}, {a.n} decode tokens, {a.r} alternating rounds, "
           f"load avg median {m(load):.2f} (max {max(load):.2f}), probe {bw:.1f} GB/s, "
           f"{bytes_per_token / 2**20:.1f} MiB read per decode token")
+    for t, v in cpp.items():
+        print(f"  llama.cpp -t {t}: prefill {m(v[0]):.1f}, decode {m(v[1]):.2f} tok/s (median)")
+    print(f"  herd -t {a.t} vs llama.cpp at its faster thread count (prefill -t {pf_t}, decode -t {dc_t}):")
     print(f"  {'':10} {'herd':>9} {'llama.cpp':>10} {'ratio':>6}")
     print(f"  {'prefill':10} {m(herd_pf):9.1f} {m(cpp_pf):10.1f} {m(herd_pf) / m(cpp_pf):6.2f}   tok/s, median")
     print(f"  {'decode':10} {m(herd_dc):9.2f} {m(cpp_dc):10.2f} {m(herd_dc) / m(cpp_dc):6.2f}   tok/s, median")
