@@ -60,6 +60,22 @@ void dot32(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   for (; b + 2 <= nb; b += 2) {
     const uint8_t* A = w + b * bb;
     const uint8_t* B = A + bb;
+    if constexpr (T == DType::Q8_0) {
+      // Signed weights: |w| as the unsigned operand and w's sign moved onto x (x is within
+      // [-127, 127]; w = -128 works too, as unsigned 128 times -x), so no offset to remove.
+      const __m512i sw = cat256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(A + 2)),
+                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 2)));
+      const __mmask64 neg = _mm512_movepi8_mask(sw);
+      const __m512i aw = _mm512_abs_epi8(sw);
+      const float dA = rdf16(A), dB = rdf16(B);
+      for (int j = 0; j < NT; ++j) {
+        const __m512i x = _mm512_loadu_si512(a[j].q + b * 32);
+        const __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
+        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, xs);
+        acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), cat_ps(dA * a[j].d[b], dB * a[j].d[b + 1]), acc[j]);
+      }
+      continue;
+    }
     const __m512i u = unpack2<T>(A, B);
     const float dA = rdf16(A), dB = rdf16(B);
     for (int j = 0; j < NT; ++j) {
