@@ -92,6 +92,10 @@ void matmul_in_major(const float* x, int64_t T, const WeightMatrix& W, float* y)
 // bandwidth; 2 rows ahead measured best (1-4 rows tried, 170 MB Q6_K / Q4_K matrices, 2 threads).
 constexpr int64_t kPrefetchRows = 2;
 
+// From this many tokens on, matmul_quant uses the register-tiled GEMM (qdot.h: QGemmFn) where the
+// weight type has one: its 16-row panel unpack is amortized over the tokens.
+constexpr int64_t kGemmMinTokens = 4;
+
 // Block weights with 8-bit activations. Threads split the rows; each thread walks its rows in
 // tiles of kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes
 // over it (decode: T = 1, so this is a plain row split).
@@ -100,6 +104,20 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   thread_local QActs tl_acts;
   QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
   quantize_acts(x, T, in, act_kind(W.type), acts);
+  if (T >= kGemmMinTokens)
+    if (QGemmFn gemm = qgemm_kernel(W.type)) {
+      thread_local QGroups tl_groups;
+      QGroups& groups = tl_groups;
+      make_groups(W.type, acts, groups);
+      const size_t stride = W.row_stride();
+      ThreadPool::global().parallel_for((out + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
+        for (int64_t p = p0; p < p1; ++p) {
+          const int64_t r0 = p * 16;
+          gemm(in, W.data + r0 * stride, stride, static_cast<int>(std::min<int64_t>(16, out - r0)), acts, groups, y + r0, out);
+        }
+      });
+      return;
+    }
   constexpr int64_t kRowTile = 16;
   const int64_t grain = T == 1 ? 32 : kRowTile;
   const size_t stride = W.row_stride();

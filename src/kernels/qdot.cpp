@@ -197,6 +197,40 @@ QDotFn qdot_kernel(DType t) {
 
 }  // namespace scalar
 
+bool make_groups(DType w, const QActs& a, QGroups& g) {
+  if (w != DType::Q8_0 && w != DType::Q4_K && w != DType::Q6_K) return false;
+  g.G = w == DType::Q6_K ? 16 : 32;
+  g.ng = a.n / g.G;
+  const int64_t T = a.T, ng = g.ng;
+  g.off.resize(T * ng);
+  g.dx.resize(T * ng);
+  g.fs.resize(T * ng);
+  for (int64_t t = 0; t < T; ++t) {
+    const ActRow r = act_row(a, t);
+    for (int64_t i = 0; i < ng; ++i) {
+      int32_t sum;
+      float dx;
+      if (w == DType::Q8_0) {
+        sum = r.s[i], dx = r.d[i];
+      } else if (w == DType::Q4_K) {
+        sum = r.s[2 * i] + r.s[2 * i + 1], dx = r.d[i / 8];
+      } else {
+        sum = r.s[i], dx = r.d[i / 16];
+      }
+      const int32_t offset = w == DType::Q8_0 ? 128 : w == DType::Q6_K ? 32 : 0;
+      g.off[t * ng + i] = -offset * sum;
+      g.dx[t * ng + i] = dx;
+      g.fs[t * ng + i] = dx * static_cast<float>(sum);
+    }
+  }
+  return true;
+}
+
+QGemmFn qgemm_kernel(DType t) {
+  if (use_avx512()) return avx512::qgemm_kernel(t);
+  return nullptr;
+}
+
 QDotFn qdot_kernel(DType t) {
   if (use_avx512())
     if (QDotFn f = avx512::qdot_kernel(t)) return f;

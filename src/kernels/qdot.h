@@ -57,3 +57,32 @@ QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
 }
 
 }  // namespace herd
+
+namespace herd {
+
+// ---- Prefill GEMM (several tokens at once) ----
+// Per-group activation terms for the register-tiled GEMM: for weight type W the rows are cut
+// into groups of G elements (32 for Q8_0 / Q4_K, 16 for Q6_K); for token t and group g:
+// off = -(weight offset) * (sum of the group's quantized activations) (the integer initial value
+// of the group's dot product: 128 for Q8_0 stored as w+128, 32 for Q6_K, 0 for Q4_K),
+// dx = the activation scale, fs = dx * (sum of the group's quantized activations) (Q4_K's min term).
+struct QGroups {
+  int G = 32;
+  int64_t ng = 0;  // groups per row
+  std::vector<int32_t> off;  // [T, ng]
+  std::vector<float> dx, fs;  // [T, ng]
+};
+// Fills g from a (quantized for act_kind(w)); false if w has no GEMM kernel layout.
+bool make_groups(DType w, const QActs& a, QGroups& g);
+
+// y[t*ldy + i] = dot(weight row i, activation row t) for i < nr (1 <= nr <= 16) rows starting at w
+// (stride bytes apart) and all a.T tokens.
+using QGemmFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& a, const QGroups& g, float* y,
+                         int64_t ldy);
+// The AVX-512 VNNI GEMM for w (Q8_0, Q4_K, Q6_K), or nullptr (other types, or a lower kernel level).
+QGemmFn qgemm_kernel(DType w);
+namespace avx512 {
+QGemmFn qgemm_kernel(DType weight);
+}
+
+}  // namespace herd

@@ -241,6 +241,69 @@ TEST(QDot, DispatchHonoursKernelLevel) {
   EXPECT_EQ(qdot_kernel(DType::BF16), nullptr);
 }
 
+// The register-tiled prefill GEMM (16-row panels x up to 8 tokens) against the scalar one-row
+// kernel and dequantize-then-f32 on the same quantized operands: partial panels (nr < 16), token
+// counts that leave every remainder 1..7, and row strides longer than a row (ld > cols).
+TEST(QDot, GemmMatchesScalarAndDequantized) {
+  std::mt19937 rng(23);
+  int checked = 0;
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_K}) {
+    QGemmFn gemm = avx512::qgemm_kernel(t);
+    const CpuFeatures& c = cpu_features();
+    if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512vnni)) gemm = nullptr;
+    if (t == DType::Q4_0 || t == DType::Q5_K) {
+      EXPECT_EQ(gemm, nullptr) << dtype_name(t);  // no GEMM layout: matmul keeps the dot kernels
+      continue;
+    }
+    if (!gemm) continue;
+    for (int64_t n : {int64_t{256}, int64_t{768}}) {
+      const int64_t ld = n + 256;
+      const size_t stride = dtype_row_bytes(t, ld);
+      for (int nr : {16, 5}) {
+        std::vector<uint8_t> w(nr * stride);
+        for (int r = 0; r < nr; ++r) {
+          auto wf = random_floats(ld, rng, 0.05f);
+          quant::quantize(t, wf.data(), w.data() + r * stride, ld);
+        }
+        for (int64_t T : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{23}}) {
+          auto x = random_floats(T * n, rng);
+          QActs a;
+          quantize_acts(x.data(), T, n, act_kind(t), a);
+          QGroups g;
+          ASSERT_TRUE(make_groups(t, a, g));
+          const int64_t ldy = nr + 3;
+          std::vector<float> y(T * ldy, -7.0f);
+          gemm(n, w.data(), stride, nr, a, g, y.data(), ldy);
+          std::vector<float> wd(n);
+          const int64_t bs = a.kind == ActKind::Q8_0 ? 32 : 256;
+          for (int r = 0; r < nr; ++r) {
+            to_f32(t, w.data() + r * stride, wd.data(), n);
+            for (int64_t tt = 0; tt < T; ++tt) {
+              const ActRow row = act_row(a, tt);
+              float sc;
+              scalar::qdot_kernel(t)(n, w.data() + r * stride, &row, 1, &sc);
+              double ref = 0, mag = 0;
+              for (int64_t i = 0; i < n; ++i) {
+                const double xv = static_cast<double>(row.q[i]) * row.d[i / bs];
+                ref += wd[i] * xv;
+                mag += std::fabs(wd[i] * xv);
+              }
+              const float got = y[tt * ldy + r];
+              EXPECT_NEAR(got, sc, 1e-5 * mag + 1e-6) << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
+              EXPECT_NEAR(got, ref, 1e-5 * mag + 1e-6) << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
+              ++checked;
+            }
+          }
+          for (int64_t tt = 0; tt < T; ++tt)
+            for (int64_t r = nr; r < ldy; ++r) EXPECT_EQ(y[tt * ldy + r], -7.0f) << "wrote past row " << nr;
+        }
+      }
+    }
+  }
+  if (cpu_features().avx512vnni) EXPECT_GT(checked, 0);
+  if (!use_avx512()) EXPECT_EQ(qgemm_kernel(DType::Q4_K), nullptr);  // HERD_KERNELS=scalar|avx2
+}
+
 // matmul on quantized out-major weights: fast (8-bit activations) vs exact (dequantized f32),
 // and exact vs a plain double reference.
 TEST(QDot, MatmulFastAndExact) {
@@ -253,7 +316,7 @@ TEST(QDot, MatmulFastAndExact) {
     WeightMatrix W{t, wq.data(), rows, cols, cols, false};
     std::vector<float> wd(rows * cols);
     for (int64_t r = 0; r < rows; ++r) W.row(r, wd.data() + r * cols);
-    for (int64_t T : {int64_t{1}, int64_t{3}, int64_t{9}}) {
+    for (int64_t T : {int64_t{1}, int64_t{3}, int64_t{9}, int64_t{20}}) {
       auto x = random_floats(T * cols, rng);
       std::vector<float> fast(T * rows), exact(T * rows);
       set_matmul_exact(true);
