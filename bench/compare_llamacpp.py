@@ -30,6 +30,7 @@ ap.add_argument("--herd", default=os.path.join(root, "build", "herd"))
 ap.add_argument("--peer-threads", default=None,
                 help="comma-separated thread counts for llama.cpp (default: T and 1); the ratios use the faster one")
 ap.add_argument("--json", action="store_true")
+ap.add_argument("--herd-args", default="", help="extra herd bench arguments, e.g. \"--kv-type f16\" (llama.cpp's default KV type)")
 a = ap.parse_args()
 
 peer_threads = [int(x) for x in (a.peer_threads or f"{a.t},1").split(",")]
@@ -40,7 +41,7 @@ bytes_per_token = None
 for i in range(a.r):
     load.append(os.getloadavg()[0])
     out = subprocess.run([a.herd, "bench", "-m", a.model, "-p", str(a.p), "-n", str(a.n), "-d", str(a.p), "-t", str(a.t),
-                          "-r", "1", "--json"], check=True, capture_output=True, text=True).stdout
+                          "-r", "1", "--json"] + a.herd_args.split(), check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
     herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
     bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 
 #include "core/error.h"
 #include "core/quants.h"
@@ -202,11 +203,15 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
   g.G = w == DType::Q6_K ? 16 : 32;
   g.ng = a.n / g.G;
   const int64_t T = a.T, ng = g.ng;
+  g.T = T;
   g.off.resize(T * ng);
   g.dx.resize(T * ng);
   g.fs.resize(T * ng);
+  const int64_t nw = a.n / 4;
+  g.xw.resize(nw * T);
   for (int64_t t = 0; t < T; ++t) {
     const ActRow r = act_row(a, t);
+    for (int64_t c = 0; c < nw; ++c) std::memcpy(&g.xw[c * T + t], r.q + 4 * c, 4);
     for (int64_t i = 0; i < ng; ++i) {
       int32_t sum;
       float dx;
@@ -218,9 +223,9 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
         sum = r.s[i], dx = r.d[i / 16];
       }
       const int32_t offset = w == DType::Q8_0 ? 128 : w == DType::Q6_K ? 32 : 0;
-      g.off[t * ng + i] = -offset * sum;
-      g.dx[t * ng + i] = dx;
-      g.fs[t * ng + i] = dx * static_cast<float>(sum);
+      g.off[i * T + t] = -offset * sum;
+      g.dx[i * T + t] = dx;
+      g.fs[i * T + t] = dx * static_cast<float>(sum);
     }
   }
   return true;

@@ -66,11 +66,13 @@ namespace herd {
 // off = -(weight offset) * (sum of the group's quantized activations) (the integer initial value
 // of the group's dot product: 128 for Q8_0 stored as w+128, 32 for Q6_K, 0 for Q4_K),
 // dx = the activation scale, fs = dx * (sum of the group's quantized activations) (Q4_K's min term).
+// All token-minor ([.., T]) so that a tile of tokens reads one pointer with constant offsets.
 struct QGroups {
   int G = 32;
-  int64_t ng = 0;  // groups per row
-  std::vector<int32_t> off;  // [T, ng]
-  std::vector<float> dx, fs;  // [T, ng]
+  int64_t ng = 0, T = 0;  // groups per row, tokens
+  std::vector<int32_t> off;  // [ng, T]
+  std::vector<float> dx, fs;  // [ng, T]
+  std::vector<int32_t> xw;  // [n/4, T] the quantized activations as 4-byte words
 };
 // Fills g from a (quantized for act_kind(w)); false if w has no GEMM kernel layout.
 bool make_groups(DType w, const QActs& a, QGroups& g);

@@ -108,33 +108,35 @@ inline int32_t word(const int8_t* p) {
 }
 
 template <int G, bool MIN, int NT>
-void tile(int64_t n, const Panel& p, const QActs& a, const QGroups& g, int64_t t0, float* y, int64_t ldy, int nr) {
-  const int64_t ng = n / G;
-  const int8_t* xq[NT];
-  const int32_t* off[NT];
-  const float *dx[NT], *fs[NT];
-  for (int j = 0; j < NT; ++j) {
-    xq[j] = a.q.data() + (t0 + j) * n;
-    off[j] = g.off.data() + (t0 + j) * ng;
-    dx[j] = g.dx.data() + (t0 + j) * ng;
-    fs[j] = g.fs.data() + (t0 + j) * ng;
-  }
+void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int64_t ldy, int nr) {
+  const int64_t ng = n / G, T = g.T;
+  const int32_t* xw = g.xw.data() + t0;
+  const int32_t* off = g.off.data() + t0;
+  const float* dx = g.dx.data() + t0;
+  const float* fs = g.fs.data() + t0;
+  const uint8_t* wq = p.q.data();
+  const float* pa = p.a.data();
+  const float* pb = p.b.data();
   __m512 facc[NT];
   for (int j = 0; j < NT; ++j) facc[j] = _mm512_setzero_ps();
   for (int64_t i = 0; i < ng; ++i) {
     __m512i acc[NT];
-    for (int j = 0; j < NT; ++j) acc[j] = _mm512_set1_epi32(off[j][i]);
-    const uint8_t* wq = p.q.data() + i * (G / 4) * 64;
+    for (int j = 0; j < NT; ++j) acc[j] = _mm512_set1_epi32(off[j]);
     for (int k = 0; k < G / 4; ++k) {
       const __m512i wv = _mm512_loadu_si512(wq + 64 * k);
-      for (int j = 0; j < NT; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], wv, _mm512_set1_epi32(word(xq[j] + i * G + 4 * k)));
+      for (int j = 0; j < NT; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], wv, _mm512_set1_epi32(xw[j]));
+      xw += T;
     }
-    const __m512 av = _mm512_loadu_ps(p.a.data() + 16 * i);
-    for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[j]), _mm512_mul_ps(av, _mm512_set1_ps(dx[j][i])), facc[j]);
+    wq += 16 * G;
+    const __m512 av = _mm512_loadu_ps(pa);
+    pa += 16;
+    for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[j]), _mm512_mul_ps(av, _mm512_set1_ps(dx[j])), facc[j]);
     if constexpr (MIN) {
-      const __m512 bv = _mm512_loadu_ps(p.b.data() + 16 * i);
-      for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(bv, _mm512_set1_ps(fs[j][i]), facc[j]);
+      const __m512 bv = _mm512_loadu_ps(pb);
+      pb += 16;
+      for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(bv, _mm512_set1_ps(fs[j]), facc[j]);
     }
+    off += T, dx += T, fs += T;
   }
   const __mmask16 m = static_cast<__mmask16>((1u << nr) - 1);
   for (int j = 0; j < NT; ++j) _mm512_mask_storeu_ps(y + (t0 + j) * ldy, m, facc[j]);
@@ -148,15 +150,15 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& a, co
   build_panel<TYPE>(n, w, stride, nr, panel, G);
   const int64_t T = a.T;
   int64_t t0 = 0;
-  for (; t0 + 8 <= T; t0 += 8) tile<G, MIN, 8>(n, panel, a, g, t0, y, ldy, nr);
+  for (; t0 + 8 <= T; t0 += 8) tile<G, MIN, 8>(n, panel, g, t0, y, ldy, nr);
   switch (T - t0) {
-    case 1: tile<G, MIN, 1>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 2: tile<G, MIN, 2>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 3: tile<G, MIN, 3>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 4: tile<G, MIN, 4>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 5: tile<G, MIN, 5>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 6: tile<G, MIN, 6>(n, panel, a, g, t0, y, ldy, nr); break;
-    case 7: tile<G, MIN, 7>(n, panel, a, g, t0, y, ldy, nr); break;
+    case 1: tile<G, MIN, 1>(n, panel, g, t0, y, ldy, nr); break;
+    case 2: tile<G, MIN, 2>(n, panel, g, t0, y, ldy, nr); break;
+    case 3: tile<G, MIN, 3>(n, panel, g, t0, y, ldy, nr); break;
+    case 4: tile<G, MIN, 4>(n, panel, g, t0, y, ldy, nr); break;
+    case 5: tile<G, MIN, 5>(n, panel, g, t0, y, ldy, nr); break;
+    case 6: tile<G, MIN, 6>(n, panel, g, t0, y, ldy, nr); break;
+    case 7: tile<G, MIN, 7>(n, panel, g, t0, y, ldy, nr); break;
     default: break;
   }
 }
