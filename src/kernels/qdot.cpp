@@ -23,6 +23,46 @@ ActKind act_kind(DType w) {
   }
 }
 
+namespace scalar {
+void quantize_act_row(const float* xt, int64_t n, ActKind kind, int8_t* q, float* d, int32_t* s) {
+  const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
+  for (int64_t b = 0; b < n / bs; ++b) {
+    const float* xb = xt + b * bs;
+    int8_t* qb = q + b * bs;
+    if (kind == ActKind::Q8_0) {
+      float amax = 0;
+      for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
+      const float dd = amax / 127.0f, id = dd != 0 ? 1.0f / dd : 0.0f;
+      int32_t sum = 0;
+      for (int j = 0; j < 32; ++j) {
+        qb[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
+        sum += qb[j];
+      }
+      d[b] = f16_to_f32(f32_to_f16(dd));
+      s[b] = sum;
+    } else {
+      float mx = 0, amax = 0;
+      for (int j = 0; j < 256; ++j)
+        if (std::fabs(xb[j]) > amax) amax = std::fabs(xb[j]), mx = xb[j];
+      if (amax == 0) {
+        std::fill(qb, qb + 256, 0);
+        d[b] = 0;
+        std::fill(s + b * 16, s + b * 16 + 16, 0);
+        continue;
+      }
+      const float iscale = -127.0f / mx;
+      for (int j = 0; j < 256; ++j) qb[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * xb[j]))));
+      for (int g = 0; g < 16; ++g) {
+        int32_t sum = 0;
+        for (int j = 0; j < 16; ++j) sum += qb[16 * g + j];
+        s[b * 16 + g] = sum;
+      }
+      d[b] = 1.0f / iscale;
+    }
+  }
+}
+}  // namespace scalar
+
 void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a) {
   const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
   if (n % bs != 0) fail("quantize_acts: row length ", n, " is not a multiple of ", bs);
@@ -32,46 +72,14 @@ void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a)
   a.q.resize(T * n);
   a.d.resize(T * a.blocks());
   a.sums.resize(T * a.n_sums());
+  const bool vec = use_avx512();
   for (int64_t t = 0; t < T; ++t) {
     ActRow r = act_row(a, t);
     int8_t* q = const_cast<int8_t*>(r.q);
     float* d = const_cast<float*>(r.d);
     int32_t* s = const_cast<int32_t*>(r.s);
-    const float* xt = x + t * n;
-    for (int64_t b = 0; b < n / bs; ++b) {
-      const float* xb = xt + b * bs;
-      int8_t* qb = q + b * bs;
-      if (kind == ActKind::Q8_0) {
-        float amax = 0;
-        for (int j = 0; j < 32; ++j) amax = std::max(amax, std::fabs(xb[j]));
-        const float dd = amax / 127.0f, id = dd != 0 ? 1.0f / dd : 0.0f;
-        int32_t sum = 0;
-        for (int j = 0; j < 32; ++j) {
-          qb[j] = static_cast<int8_t>(std::nearbyint(xb[j] * id));
-          sum += qb[j];
-        }
-        d[b] = f16_to_f32(f32_to_f16(dd));
-        s[b] = sum;
-      } else {
-        float mx = 0, amax = 0;
-        for (int j = 0; j < 256; ++j)
-          if (std::fabs(xb[j]) > amax) amax = std::fabs(xb[j]), mx = xb[j];
-        if (amax == 0) {
-          std::fill(qb, qb + 256, 0);
-          d[b] = 0;
-          std::fill(s + b * 16, s + b * 16 + 16, 0);
-          continue;
-        }
-        const float iscale = -127.0f / mx;
-        for (int j = 0; j < 256; ++j) qb[j] = static_cast<int8_t>(std::min(127, static_cast<int>(std::nearbyint(iscale * xb[j]))));
-        for (int g = 0; g < 16; ++g) {
-          int32_t sum = 0;
-          for (int j = 0; j < 16; ++j) sum += qb[16 * g + j];
-          s[b * 16 + g] = sum;
-        }
-        d[b] = 1.0f / iscale;
-      }
-    }
+    if (vec) avx512::quantize_act_row(x + t * n, n, kind, q, d, s);
+    else scalar::quantize_act_row(x + t * n, n, kind, q, d, s);
   }
 }
 

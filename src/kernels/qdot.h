@@ -48,6 +48,8 @@ QDotFn qdot_kernel(DType weight);
 
 namespace scalar {
 QDotFn qdot_kernel(DType weight);
+// One row of quantize_acts.
+void quantize_act_row(const float* x, int64_t n, ActKind kind, int8_t* q, float* d, int32_t* s);
 }
 namespace avx2 {
 QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
@@ -85,6 +87,8 @@ using QGemmFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int nr, con
 QGemmFn qgemm_kernel(DType w);
 namespace avx512 {
 QGemmFn qgemm_kernel(DType weight);
+// One row of quantize_acts (bit-identical to the scalar code; AVX-512 CPUs only).
+void quantize_act_row(const float* x, int64_t n, ActKind kind, int8_t* q, float* d, int32_t* s);
 }
 
 }  // namespace herd

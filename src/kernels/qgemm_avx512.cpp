@@ -165,6 +165,55 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& a, co
 
 }  // namespace
 
+void quantize_act_row(const float* x, int64_t n, ActKind kind, int8_t* q, float* d, int32_t* s) {
+  const __m512 sign = _mm512_set1_ps(-0.0f);
+  constexpr int kRound = _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC;
+  if (kind == ActKind::Q8_0) {
+    for (int64_t b = 0; b < n / 32; ++b) {
+      const __m512 x0 = _mm512_loadu_ps(x + 32 * b), x1 = _mm512_loadu_ps(x + 32 * b + 16);
+      const float amax = _mm512_reduce_max_ps(_mm512_max_ps(_mm512_andnot_ps(sign, x0), _mm512_andnot_ps(sign, x1)));
+      const float dd = amax / 127.0f, id = dd != 0 ? 1.0f / dd : 0.0f;
+      const __m512 idv = _mm512_set1_ps(id);
+      const __m512i q0 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(x0, idv), kRound);
+      const __m512i q1 = _mm512_cvt_roundps_epi32(_mm512_mul_ps(x1, idv), kRound);
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b), _mm512_cvtsepi32_epi8(q0));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 32 * b + 16), _mm512_cvtsepi32_epi8(q1));
+      d[b] = _cvtsh_ss(_cvtss_sh(dd, _MM_FROUND_TO_NEAREST_INT));
+      s[b] = _mm512_reduce_add_epi32(_mm512_add_epi32(q0, q1));
+    }
+    return;
+  }
+  for (int64_t b = 0; b < n / 256; ++b) {
+    const float* xb = x + 256 * b;
+    __m512 m = _mm512_setzero_ps();
+    for (int k = 0; k < 16; ++k) m = _mm512_max_ps(m, _mm512_andnot_ps(sign, _mm512_loadu_ps(xb + 16 * k)));
+    const float amax = _mm512_reduce_max_ps(m);
+    if (amax == 0) {
+      std::fill(q + 256 * b, q + 256 * b + 256, 0);
+      d[b] = 0;
+      std::fill(s + 16 * b, s + 16 * b + 16, 0);
+      continue;
+    }
+    float mx = 0;  // the first element of largest magnitude, as the scalar code picks it
+    for (int k = 0; k < 16; ++k) {
+      const __mmask16 hit = _mm512_cmp_ps_mask(_mm512_andnot_ps(sign, _mm512_loadu_ps(xb + 16 * k)), _mm512_set1_ps(amax), _CMP_EQ_OQ);
+      if (hit) {
+        mx = xb[16 * k + __builtin_ctz(hit)];
+        break;
+      }
+    }
+    const float iscale = -127.0f / mx;
+    const __m512 isv = _mm512_set1_ps(iscale);
+    for (int k = 0; k < 16; ++k) {
+      __m512i v = _mm512_cvt_roundps_epi32(_mm512_mul_ps(_mm512_loadu_ps(xb + 16 * k), isv), kRound);
+      v = _mm512_min_epi32(v, _mm512_set1_epi32(127));
+      _mm_storeu_si128(reinterpret_cast<__m128i*>(q + 256 * b + 16 * k), _mm512_cvtsepi32_epi8(v));
+      s[16 * b + k] = _mm512_reduce_add_epi32(v);
+    }
+    d[b] = 1.0f / iscale;
+  }
+}
+
 QGemmFn qgemm_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
   switch (t) {

@@ -159,6 +159,33 @@ TEST(Quant, ActivationQuantization) {
   }
 }
 
+// The AVX-512 activation quantizer is bit-identical to the scalar one (ties in the Q8_K maximum,
+// zero blocks, values at the rounding midpoints included).
+TEST(Quant, ActivationQuantizationAvx512MatchesScalar) {
+  const CpuFeatures& c = cpu_features();
+  if (!(c.avx512f && c.avx512bw && c.avx512vl && c.avx512vnni && c.f16c)) GTEST_SKIP() << "no AVX-512";
+  std::mt19937 rng(31);
+  const int64_t n = 1024;
+  for (int trial = 0; trial < 6; ++trial) {
+    auto x = random_floats(n, rng);
+    if (trial == 1) std::fill(x.begin() + 256, x.begin() + 512, 0.0f);  // zero Q8_K / Q8_0 blocks
+    if (trial == 2) x[10] = 3.0f, x[20] = -3.0f, x[300] = -3.0f, x[301] = 3.0f;  // ties for the maximum
+    if (trial == 3)
+      for (int64_t i = 0; i < n; ++i) x[i] = static_cast<float>(static_cast<int>(rng() % 255) - 127) * 0.5f;  // midpoints
+    for (ActKind kind : {ActKind::Q8_0, ActKind::Q8_K}) {
+      const size_t nb = kind == ActKind::Q8_0 ? n / 32 : n / 256, ns = kind == ActKind::Q8_0 ? n / 32 : n / 16;
+      std::vector<int8_t> q(n), rq(n);
+      std::vector<float> d(nb), rd(nb);
+      std::vector<int32_t> s(ns), rs(ns);
+      avx512::quantize_act_row(x.data(), n, kind, q.data(), d.data(), s.data());
+      scalar::quantize_act_row(x.data(), n, kind, rq.data(), rd.data(), rs.data());
+      for (int64_t i = 0; i < n; ++i) ASSERT_EQ(q[i], rq[i]) << "kind " << int(kind) << " trial " << trial << " i " << i;
+      for (size_t i = 0; i < nb; ++i) ASSERT_EQ(d[i], rd[i]) << "kind " << int(kind) << " trial " << trial;
+      for (size_t i = 0; i < ns; ++i) ASSERT_EQ(s[i], rs[i]) << "kind " << int(kind) << " trial " << trial;
+    }
+  }
+}
+
 struct Level {
   const char* name;
   QDotFn (*get)(DType);
