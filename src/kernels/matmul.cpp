@@ -104,7 +104,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   thread_local QActs tl_acts;
   QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
   quantize_acts(x, T, in, act_kind(W.type), acts);
-  if (T >= kGemmMinTokens)
+  if (T >= kGemmMinTokens && in % 64 == 0)
     if (QGemmFn gemm = qgemm_kernel(W.type)) {
       thread_local QGroups tl_groups;
       QGroups& groups = tl_groups;

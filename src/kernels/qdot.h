@@ -80,7 +80,7 @@ struct QGroups {
 bool make_groups(DType w, const QActs& a, QGroups& g);
 
 // y[t*ldy + i] = dot(weight row i, activation row t) for i < nr (1 <= nr <= 16) rows starting at w
-// (stride bytes apart) and all a.T tokens.
+// (stride bytes apart) and all a.T tokens; n a multiple of 64.
 using QGemmFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& a, const QGroups& g, float* y,
                          int64_t ldy);
 // The AVX-512 VNNI GEMM for w (Q8_0, Q4_K, Q6_K), or nullptr (other types, or a lower kernel level).

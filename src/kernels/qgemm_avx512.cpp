@@ -93,12 +93,33 @@ void build_panel(int64_t n, const uint8_t* w, size_t stride, int nr, Panel& p, i
     if (r < nr) unpack_row<TYPE>(n, w + r * stride, p.rowq.data() + r * n, p.a.data() + r, TYPE == DType::Q4_K ? p.b.data() + r : nullptr);
     else std::fill(p.rowq.begin() + r * n, p.rowq.begin() + (r + 1) * n, 0);
   }
-  // transpose 4-byte words: q[c][r] = rowq[r][c]
-  const int32_t nw = static_cast<int32_t>(n / 4);
-  const __m512i idx0 = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15), _mm512_set1_epi32(nw));
-  const int* src = reinterpret_cast<const int*>(p.rowq.data());
-  for (int32_t c = 0; c < nw; ++c)
-    _mm512_storeu_si512(p.q.data() + 64 * c, _mm512_i32gather_epi32(_mm512_add_epi32(idx0, _mm512_set1_epi32(c)), src, 4));
+  // transpose 4-byte words: q[c][r] = rowq[r][c], 16 x 16 words at a time in registers
+  // (32-bit, 64-bit and two 128-bit-lane shuffle stages).
+  for (int64_t c0 = 0; c0 < n / 4; c0 += 16) {
+    __m512i r[16], t[16];
+    for (int i = 0; i < 16; ++i) r[i] = _mm512_loadu_si512(p.rowq.data() + i * n + 4 * c0);
+    for (int i = 0; i < 8; ++i) {
+      t[2 * i] = _mm512_unpacklo_epi32(r[2 * i], r[2 * i + 1]);
+      t[2 * i + 1] = _mm512_unpackhi_epi32(r[2 * i], r[2 * i + 1]);
+    }
+    for (int i = 0; i < 4; ++i) {  // r[4i+k], lane L: column 4L+k of rows 4i..4i+3
+      r[4 * i + 0] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+      r[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+      r[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+      r[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+    }
+    uint8_t* dst = p.q.data() + 64 * c0;
+    for (int k = 0; k < 4; ++k) {
+      const __m512i v = _mm512_shuffle_i32x4(r[k], r[4 + k], _MM_SHUFFLE(1, 0, 1, 0));
+      const __m512i w2 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(1, 0, 1, 0));
+      const __m512i v2 = _mm512_shuffle_i32x4(r[k], r[4 + k], _MM_SHUFFLE(3, 2, 3, 2));
+      const __m512i w3 = _mm512_shuffle_i32x4(r[8 + k], r[12 + k], _MM_SHUFFLE(3, 2, 3, 2));
+      _mm512_storeu_si512(dst + 64 * (0 + k), _mm512_shuffle_i32x4(v, w2, _MM_SHUFFLE(2, 0, 2, 0)));
+      _mm512_storeu_si512(dst + 64 * (4 + k), _mm512_shuffle_i32x4(v, w2, _MM_SHUFFLE(3, 1, 3, 1)));
+      _mm512_storeu_si512(dst + 64 * (8 + k), _mm512_shuffle_i32x4(v2, w3, _MM_SHUFFLE(2, 0, 2, 0)));
+      _mm512_storeu_si512(dst + 64 * (12 + k), _mm512_shuffle_i32x4(v2, w3, _MM_SHUFFLE(3, 1, 3, 1)));
+    }
+  }
 }
 
 inline int32_t word(const int8_t* p) {
