@@ -18,6 +18,7 @@
 #include "model/text_model.h"
 #include "runtime/format.h"
 #include "runtime/kv_fill.h"
+#include "runtime/machine_probe.h"
 #include "model_options.h"
 #include "kv/paged_kv_cache.h"
 #include <fstream>
@@ -42,40 +43,6 @@ double median(std::vector<double> v) {
   std::sort(v.begin(), v.end());
   const size_t n = v.size();
   return n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-}
-
-// Read bandwidth: every thread sums its slice of a buffer far larger than the caches; best of
-// several passes (as STREAM reports). 8 independent accumulators keep the loads in flight.
-double probe_read_gbs(size_t bytes, int passes) {
-  const size_t n = bytes / sizeof(float);
-  std::vector<float> buf(n);
-  ThreadPool& pool = ThreadPool::global();
-  pool.parallel_for(static_cast<int64_t>(n), 1 << 16, [&](int64_t a, int64_t b) {
-    for (int64_t i = a; i < b; ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;
-  });
-  const int64_t parts = pool.size();
-  double best = 0, sink = 0;
-  for (int p = 0; p < passes; ++p) {
-    std::vector<double> part(parts, 0.0);
-    auto t0 = Clock::now();
-    pool.parallel_for(parts, 1, [&](int64_t a, int64_t b) {
-      for (int64_t w = a; w < b; ++w) {
-        const size_t lo = n * w / parts, hi = n * (w + 1) / parts;
-        float s[16] = {};
-        size_t i = lo;
-        for (; i + 16 <= hi; i += 16)
-          for (int j = 0; j < 16; ++j) s[j] += buf[i + j];
-        float t = 0;
-        for (float x : s) t += x;
-        part[w] = t;
-      }
-    });
-    const double dt = seconds_since(t0);
-    sink += std::accumulate(part.begin(), part.end(), 0.0);
-    best = std::max(best, static_cast<double>(bytes) / dt / 1e9);
-  }
-  if (sink == 12345.678) std::printf(" ");  // keep the sums alive
-  return best;
 }
 
 size_t matrix_bytes(const WeightMatrix& w) {
@@ -182,7 +149,7 @@ void run_bench(const BenchArgs& a) {
   const double wbytes = weight_bytes_per_token(*model);
   const double pf = prefill_tps.empty() ? 0.0 : median(prefill_tps), dc = median(decode_tps);
   const int64_t rss = peak_rss_bytes();  // before the probe's own 1 GiB buffer
-  const double probe_gbs = probe_read_gbs(size_t{1} << 30, 5);
+  const double probe_gbs = measure_memory_bandwidth(size_t{1} << 30) / 1e9;
   const double gbs = (wbytes + kv) * dc / 1e9;
 
   if (a.json) {
