@@ -6,6 +6,7 @@
 
 #include "core/dtype.h"
 #include "core/error.h"
+#include "core/file_io.h"
 #include "runtime/sampler.h"
 
 namespace herd {
@@ -64,14 +65,7 @@ nlohmann::ordered_json hf_config_json(const ModelConfig& c) {
 }
 
 void write_hf_config(const std::string& dir, const ModelConfig& c) {
-  std::string path = dir + "/config.json", tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::trunc);
-    if (!f) fail(tmp, ": cannot create");
-    f << hf_config_json(c).dump(2) << "\n";
-    if (!f.flush()) fail(tmp, ": write failed");
-  }
-  std::filesystem::rename(tmp, path);
+  write_file_atomic(dir + "/config.json", hf_config_json(c).dump(2) + "\n");
 }
 
 std::vector<TensorToWrite> random_hf_tensors(const ModelConfig& c, uint64_t seed, const std::string& dtype, float std) {

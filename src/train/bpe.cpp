@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace herd::train {
 
@@ -277,22 +278,6 @@ std::string b64decode(const std::string& s, const std::string& where) {
   return out;
 }
 
-void write_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail(tmp, ": cannot create");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      f.close();
-      std::filesystem::remove(tmp);
-      fail(tmp, ": write failed (disk full?)");
-    }
-  }
-  std::filesystem::rename(tmp, path);
-}
-
 // GPT-2 byte-level alphabet: printable bytes map to themselves, the rest to U+0100 onward.
 std::vector<std::string> byte_level_alphabet() {
   std::vector<std::string> map(256);
@@ -318,7 +303,7 @@ std::vector<std::string> byte_level_alphabet() {
 void write_tiktoken(const std::string& path, const BpeVocab& v) {
   std::string out;
   for (size_t i = 0; i < v.tokens.size(); ++i) out += b64encode(v.tokens[i]) + " " + std::to_string(i) + "\n";
-  write_atomic(path, out);
+  write_file_atomic(path, out);
 }
 
 BpeVocab read_tiktoken(const std::string& path) {
@@ -390,7 +375,7 @@ void write_tokenizer_json(const std::string& path, const BpeVocab& v) {
   j["model"] = {{"type", "BPE"},       {"dropout", nullptr},        {"unk_token", nullptr},
                 {"continuing_subword_prefix", nullptr}, {"end_of_word_suffix", nullptr}, {"fuse_unk", false},
                 {"byte_fallback", false}, {"ignore_merges", false}, {"vocab", vocab}, {"merges", merges}};
-  write_atomic(path, j.dump(1) + "\n");
+  write_file_atomic(path, j.dump(1) + "\n");
 }
 
 // ------------------------------------------------------------------ encoder

@@ -7,6 +7,7 @@
 #include <nlohmann/json.hpp>
 
 #include "core/error.h"
+#include "core/file_io.h"
 
 namespace fs = std::filesystem;
 
@@ -26,29 +27,6 @@ uint64_t fnv1a(const uint8_t* p, size_t n) {
   return h;
 }
 
-std::string read_all(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
-  if (!f) fail(path, ": cannot open");
-  std::string s((std::istreambuf_iterator<char>(f)), std::istreambuf_iterator<char>());
-  return s;
-}
-
-void write_bytes_atomic(const std::string& path, const std::string& bytes) {
-  const std::string tmp = path + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary | std::ios::trunc);
-    if (!f) fail(tmp, ": cannot create");
-    f.write(bytes.data(), static_cast<std::streamsize>(bytes.size()));
-    f.flush();
-    if (!f) {
-      f.close();
-      fs::remove(tmp);
-      fail(tmp, ": write failed (disk full?)");
-    }
-  }
-  fs::rename(tmp, path);
-}
-
 }  // namespace
 
 void write_shard(const std::string& path, const std::vector<uint16_t>& tokens, uint32_t vocab_size) {
@@ -62,11 +40,11 @@ void write_shard(const std::string& path, const std::vector<uint16_t>& tokens, u
   if (!tokens.empty()) std::memcpy(&b[kHeader], tokens.data(), tokens.size() * 2);
   const uint64_t h = fnv1a(reinterpret_cast<const uint8_t*>(b.data()) + kHeader, tokens.size() * 2);
   std::memcpy(&b[24], &h, 8);
-  write_bytes_atomic(path, b);
+  write_file_atomic(path, b);
 }
 
 std::vector<uint16_t> read_shard(const std::string& path, uint32_t* vocab_out) {
-  const std::string b = read_all(path);
+  const std::string b = read_file(path);
   if (b.size() < kHeader || std::memcmp(b.data(), kMagic, 8) != 0) fail(path, ": not a herd token shard (bad magic)");
   uint32_t version, vocab;
   uint64_t n, h;
@@ -111,7 +89,7 @@ PrepareStats prepare_data(const PrepareOptions& o) {
     }
   };
   for (const auto& path : o.inputs) {
-    const std::string text = read_all(path);
+    const std::string text = read_file(path);
     st.bytes += static_cast<int64_t>(text.size());
     if (int64_t bad = find_invalid_utf8(text); bad >= 0) fail(path, ": not UTF-8 text (invalid byte sequence at offset ", bad, ")");
     size_t pos = 0;
@@ -153,7 +131,7 @@ PrepareStats prepare_data(const PrepareOptions& o) {
   j["val_fraction"] = o.val_fraction;
   j["seed"] = o.seed;
   j["shards"] = shards;
-  write_bytes_atomic((fs::path(o.out_dir) / "data.json").string(), j.dump(2) + "\n");
+  write_file_atomic((fs::path(o.out_dir) / "data.json").string(), j.dump(2) + "\n");
   return st;
 }
 
@@ -162,7 +140,7 @@ TokenData load_data(const std::string& dir) {
   if (!fs::exists(meta)) fail(dir, ": no data.json (run `herd data prepare` first)");
   nlohmann::json j;
   try {
-    j = nlohmann::json::parse(read_all(meta));
+    j = nlohmann::json::parse(read_file(meta));
   } catch (const nlohmann::json::exception& e) {
     fail(meta, ": invalid JSON: ", e.what());
   }
