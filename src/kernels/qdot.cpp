@@ -233,7 +233,7 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
       const int32_t offset = w == DType::Q8_0 ? 128 : w == DType::Q6_K ? 32 : 0;
       g.off[i * T + t] = -offset * sum;
       g.dx[i * T + t] = dx;
-      g.fs[i * T + t] = dx * static_cast<float>(sum);
+      g.fs[i * T + t] = static_cast<float>(sum);
     }
   }
   return true;

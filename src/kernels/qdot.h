@@ -67,7 +67,8 @@ namespace herd {
 // into groups of G elements (32 for Q8_0 / Q4_K, 16 for Q6_K); for token t and group g:
 // off = -(weight offset) * (sum of the group's quantized activations) (the integer initial value
 // of the group's dot product: 128 for Q8_0 stored as w+128, 32 for Q6_K, 0 for Q4_K),
-// dx = the activation scale, fs = dx * (sum of the group's quantized activations) (Q4_K's min term).
+// dx = the activation scale, fs = the sum of the group's quantized activations as f32 (Q4_K's
+// min term, scaled by dx together with the rest of its 256-element block).
 // All token-minor ([.., T]) so that a tile of tokens reads one pointer with constant offsets.
 struct QGroups {
   int G = 32;

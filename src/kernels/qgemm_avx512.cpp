@@ -128,8 +128,11 @@ inline int32_t word(const int8_t* p) {
   return v;
 }
 
+// GPB groups share one activation scale (1 for Q8_0's blocks of 32, 256 / G for Q8_K): their
+// scaled sums are added first and multiplied by it once.
 template <int G, bool MIN, int NT>
 void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int64_t ldy, int nr) {
+  constexpr int GPB = G == 32 && !MIN ? 1 : 256 / G;
   const int64_t ng = n / G, T = g.T;
   const int32_t* xw = g.xw.data() + t0;
   const int32_t* off = g.off.data() + t0;
@@ -140,24 +143,30 @@ void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int
   const float* pb = p.b.data();
   __m512 facc[NT];
   for (int j = 0; j < NT; ++j) facc[j] = _mm512_setzero_ps();
-  for (int64_t i = 0; i < ng; ++i) {
-    __m512i acc[NT];
-    for (int j = 0; j < NT; ++j) acc[j] = _mm512_set1_epi32(off[j]);
-    for (int k = 0; k < G / 4; ++k) {
-      const __m512i wv = _mm512_loadu_si512(wq + 64 * k);
-      for (int j = 0; j < NT; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], wv, _mm512_set1_epi32(xw[j]));
-      xw += T;
+  for (int64_t i0 = 0; i0 < ng; i0 += GPB) {
+    __m512 fsb[NT];
+    for (int j = 0; j < NT; ++j) fsb[j] = _mm512_setzero_ps();
+    const float* dxb = dx;
+    for (int ii = 0; ii < GPB; ++ii) {
+      __m512i acc[NT];
+      for (int j = 0; j < NT; ++j) acc[j] = _mm512_set1_epi32(off[j]);
+      for (int k = 0; k < G / 4; ++k) {
+        const __m512i wv = _mm512_loadu_si512(wq + 64 * k);
+        for (int j = 0; j < NT; ++j) acc[j] = _mm512_dpbusd_epi32(acc[j], wv, _mm512_set1_epi32(xw[j]));
+        xw += T;
+      }
+      wq += 16 * G;
+      const __m512 av = _mm512_loadu_ps(pa);
+      pa += 16;
+      for (int j = 0; j < NT; ++j) fsb[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[j]), av, fsb[j]);
+      if constexpr (MIN) {  // fs = the group's activation sum here (dx applied with the block's)
+        const __m512 bv = _mm512_loadu_ps(pb);
+        pb += 16;
+        for (int j = 0; j < NT; ++j) fsb[j] = _mm512_fmadd_ps(bv, _mm512_set1_ps(fs[j]), fsb[j]);
+      }
+      off += T, dx += T, fs += T;
     }
-    wq += 16 * G;
-    const __m512 av = _mm512_loadu_ps(pa);
-    pa += 16;
-    for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[j]), _mm512_mul_ps(av, _mm512_set1_ps(dx[j])), facc[j]);
-    if constexpr (MIN) {
-      const __m512 bv = _mm512_loadu_ps(pb);
-      pb += 16;
-      for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(bv, _mm512_set1_ps(fs[j]), facc[j]);
-    }
-    off += T, dx += T, fs += T;
+    for (int j = 0; j < NT; ++j) facc[j] = _mm512_fmadd_ps(fsb[j], _mm512_set1_ps(dxb[j]), facc[j]);
   }
   const __mmask16 m = static_cast<__mmask16>((1u << nr) - 1);
   for (int j = 0; j < NT; ++j) _mm512_mask_storeu_ps(y + (t0 + j) * ldy, m, facc[j]);
