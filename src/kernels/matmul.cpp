@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/qdot.h"
+#include "kernels/sgemm.h"
 #include "kernels/vec.h"
 
 namespace herd {
@@ -156,8 +157,52 @@ bool matmul_exact() {
   return v == 1;
 }
 
+// Prefill on f32/bf16/f16 weights: panels of output rows converted to f32 once (or used in place
+// when already f32) and multiplied against all T tokens with SGEMM, panels spread over the pool.
+void matmul_panels_sgemm(const float* x, int64_t T, const WeightMatrix& W, float* y) {
+  constexpr int64_t kPanel = 64;
+  const int64_t in = W.cols, out = W.rows;
+  const size_t es = dtype_size(W.type);
+  const int64_t n_panels = (out + kPanel - 1) / kPanel;
+  sgemm_single_threaded();
+  ThreadPool::global().parallel_for(n_panels, 1, [&](int64_t p0, int64_t p1) {
+    std::vector<float> panel;
+    for (int64_t p = p0; p < p1; ++p) {
+      const int64_t o0 = p * kPanel, n = std::min(kPanel, out - o0);
+      if (!W.in_major) {  // B = panel rows [n, in], used transposed
+        const float* b;
+        int64_t ldb;
+        if (W.type == DType::F32) {
+          b = reinterpret_cast<const float*>(W.data) + o0 * W.ld;
+          ldb = W.ld;
+        } else {
+          panel.resize(n * in);
+          for (int64_t r = 0; r < n; ++r) row_to_f32(W.type, W.data + (o0 + r) * W.ld * es, &panel[r * in], in);
+          b = panel.data();
+          ldb = in;
+        }
+        sgemm(false, true, T, n, in, 1.0f, x, in, b, ldb, 0.0f, y + o0, out);
+      } else {  // in-major: B = columns o0..o0+n of [in, ld], used as is
+        const float* b;
+        int64_t ldb;
+        if (W.type == DType::F32) {
+          b = reinterpret_cast<const float*>(W.data) + o0;
+          ldb = W.ld;
+        } else {
+          panel.resize(in * n);
+          for (int64_t i = 0; i < in; ++i) row_to_f32(W.type, W.data + (i * W.ld + o0) * es, &panel[i * n], n);
+          b = panel.data();
+          ldb = n;
+        }
+        sgemm(false, false, T, n, in, 1.0f, x, in, b, ldb, 0.0f, y + o0, out);
+      }
+    }
+  });
+}
+
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y) {
   if (T <= 0) return;
+  if (T >= 16 && !dtype_is_quantized(W.type)) return matmul_panels_sgemm(x, T, W, y);
   if (dtype_is_quantized(W.type)) {
     if (W.in_major) fail("matmul: ", dtype_name(W.type), " weights must be out-major");
     if (!matmul_exact())

@@ -4,7 +4,7 @@
 #include <cmath>
 #include <cstring>
 
-#include "train/gemm.h"
+#include "kernels/sgemm.h"
 
 namespace herd::train {
 

@@ -16,7 +16,7 @@
 #include "formats/safetensors.h"
 #include "runtime/sampler.h"
 #include "train/data.h"
-#include "train/gemm.h"
+#include "kernels/sgemm.h"
 #include "train/model.h"
 
 namespace fs = std::filesystem;

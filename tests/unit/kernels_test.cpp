@@ -144,6 +144,7 @@ TEST(Matmul, AllDtypesAndLayouts) {
     for (bool im : {false, true}) {
       check_matmul(t, im, 37, 70, 1);
       check_matmul(t, im, 130, 33, 5);
+      check_matmul(t, im, 150, 70, 20);  // prefill path: converted panels through SGEMM
     }
 }
 

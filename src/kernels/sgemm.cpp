@@ -1,4 +1,4 @@
-#include "train/gemm.h"
+#include "kernels/sgemm.h"
 
 #include <algorithm>
 #include <vector>
@@ -10,7 +10,7 @@
 extern "C" void openblas_set_num_threads(int);
 #endif
 
-namespace herd::train {
+namespace herd {
 
 #ifdef HERD_HAVE_OPENBLAS
 
@@ -28,6 +28,10 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 }
 
 void set_gemm_threads(int n) { openblas_set_num_threads(std::max(1, n)); }
+void sgemm_single_threaded() {
+  static const bool once = (openblas_set_num_threads(1), true);
+  (void)once;
+}
 const char* gemm_backend() { return "openblas"; }
 
 #else
@@ -60,8 +64,9 @@ void sgemm(bool ta, bool tb, int64_t M, int64_t N, int64_t K, float alpha, const
 }
 
 void set_gemm_threads(int n) { ThreadPool::set_global_threads(std::max(1, n)); }
+void sgemm_single_threaded() {}  // the fallback runs serially when called from a pool worker
 const char* gemm_backend() { return "herd"; }
 
 #endif
 
-}  // namespace herd::train
+}  // namespace herd
