@@ -4,6 +4,8 @@
 //
 //   node peer.mjs probs MODEL.gguf IDS            -> {"probs": [p0, p1, ...]} for the last position
 //   node peer.mjs bench MODEL.gguf P N THREADS REPS -> {"prefill_tps": [...], "decode_tps": [...]}
+//   node peer.mjs streams MODEL.gguf STREAMS N THREADS [REPS] [ROUND]
+//                                                -> {"tps": [...], ...} aggregate output tokens/s
 import { getLlama, LlamaLogLevel } from "node-llama-cpp";
 
 const [mode, modelPath, ...rest] = process.argv.slice(2);
@@ -64,7 +66,56 @@ if (mode === "probs") {
   process.stdout.write(JSON.stringify({ prefill_tps: prefill, decode_tps: decode, threads: ctx.currentThreads ?? threads }) + "\n");
   await ctx.dispose();
   await model.dispose();
+} else if (mode === "streams") {
+  // Aggregate output tokens/s of STREAMS concurrent generations, the llama.cpp counterpart of
+  // bench/serve_throughput.mjs: one context with STREAMS sequences, one evaluate() loop per
+  // sequence, all started at once; node-llama-cpp queues the pending tokens of all sequences and
+  // hands them to llama.cpp as one llama_decode per step (continuous batching, as llama-server
+  // does with --parallel). Each sequence gets its own prompt, the chat prompt serve_throughput.mjs
+  // sends rendered with the Llama 4 template herd serve uses, and generates N tokens greedily
+  // (the first one comes out of the prefill, as herd's first streamed token does; end-of-generation
+  // tokens do not stop it). Timed: from starting all sequences to the last token of the last one,
+  // prefill included. A warm-up round (4 tokens per stream) runs first and is not reported.
+  const [streams, n, threads] = rest.slice(0, 3).map(Number);
+  const reps = Number(rest[3] ?? 1);
+  const round = rest[4] ?? "peer";
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
+  const ctx = await model.createContext({ contextSize: 256, sequences: streams, batchSize: 512,
+                                          threads: { ideal: threads, min: threads } });
+  const seqs = Array.from({ length: streams }, () => ctx.getSequence());
+  const chat = (content) =>
+    "<|begin_of_text|><|header_start|>user<|header_end|>\n\n" + content +
+    "<|eot|><|header_start|>assistant<|header_end|>\n\n";
+  const prompt = (tag, i) => model.tokenize(chat(`Request ${tag}-${i}: write a long story about a lighthouse keeper.`), true);
+  const opts = { temperature: 0, yieldEogToken: true };
+  const gen = async (seq, ids, count) => {
+    const it = seq.evaluate(ids, opts);
+    let k = 0;
+    for (; k < count; ++k) if ((await it.next()).done) break;
+    await it.return();
+    return k;
+  };
+  const runRound = async (tag, count) => {
+    const prompts = seqs.map((_, i) => prompt(tag, i));
+    for (const s of seqs) await s.clearHistory();
+    const t0 = process.hrtime.bigint();
+    const counts = await Promise.all(seqs.map((s, i) => gen(s, prompts[i], count)));
+    const secs = Number(process.hrtime.bigint() - t0) / 1e9;
+    return { tps: counts.reduce((a, b) => a + b, 0) / secs, prompt_tokens: prompts.map((p) => p.length) };
+  };
+  await runRound("warmup", 4);
+  const tps = [];
+  let promptTokens = [];
+  for (let r = 0; r < reps; ++r) {
+    const res = await runRound(reps === 1 ? round : `${round}-${r}`, n);
+    tps.push(res.tps);
+    promptTokens = res.prompt_tokens;
+  }
+  process.stdout.write(JSON.stringify({ streams, tokens_per_stream: n, threads: ctx.currentThreads ?? threads, tps,
+                                        prompt_tokens: promptTokens }) + "\n");
+  await ctx.dispose();
+  await model.dispose();
 } else {
-  console.error("usage: peer.mjs probs MODEL IDS | bench MODEL P N THREADS REPS");
+  console.error("usage: peer.mjs probs MODEL IDS | bench MODEL P N THREADS REPS | streams MODEL STREAMS N THREADS [REPS] [ROUND]");
   process.exit(2);
 }
