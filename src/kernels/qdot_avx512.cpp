@@ -203,33 +203,7 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
-template <template <int> class K>
-void many(int64_t n, const uint8_t* w, const ActRow* a, int nt, float* out) {
-  switch (nt) {
-    case 1: return K<1>::run(n, w, a, out);
-    case 2: return K<2>::run(n, w, a, out);
-    case 3: return K<3>::run(n, w, a, out);
-    default: return K<4>::run(n, w, a, out);
-  }
-}
-template <DType T>
-struct D32 {
-  template <int NT>
-  struct K {
-    static void run(int64_t n, const uint8_t* w, const ActRow* a, float* out) { dot32<T, NT>(n, w, a, out); }
-  };
-};
-template <bool F>
-struct DK {
-  template <int NT>
-  struct K {
-    static void run(int64_t n, const uint8_t* w, const ActRow* a, float* out) { dot_q45k<F, NT>(n, w, a, out); }
-  };
-};
-template <int NT>
-struct D6 {
-  static void run(int64_t n, const uint8_t* w, const ActRow* a, float* out) { dot_q6k<NT>(n, w, a, out); }
-};
+#include "kernels/qdot_dispatch.inc"
 
 }  // namespace
 
