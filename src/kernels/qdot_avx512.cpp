@@ -209,15 +209,7 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 
 QDotFn qdot_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
-  switch (t) {
-    case DType::Q8_0: return many<D32<DType::Q8_0>::K>;
-    case DType::Q4_0: return many<D32<DType::Q4_0>::K>;
-    case DType::Q5_0: return many<D32<DType::Q5_0>::K>;
-    case DType::Q4_K: return many<DK<false>::K>;
-    case DType::Q5_K: return many<DK<true>::K>;
-    case DType::Q6_K: return many<D6>;
-    default: return nullptr;
-  }
+  return kernel_for(t);
 }
 
 }  // namespace herd::avx512
