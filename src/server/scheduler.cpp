@@ -184,6 +184,8 @@ bool Scheduler::step() {
   }
   metrics_.count_forward(n_tokens, static_cast<int64_t>(items.size()));
   for (const auto& [layer, choice] : trace.router) metrics_.add_routing(layer, choice.experts);
+  // Gauges before sampling: a client that sees a token must also see its sequence and KV counted.
+  update_gauges();
 
   for (size_t i = 0; i < in_batch.size(); ++i) {
     Slot& s = *in_batch[i];
