@@ -187,28 +187,67 @@ void Server::handle(const httplib::Request& req, httplib::Response& res, bool ch
   auto fmt = std::make_shared<ResponseFormat>(chat, opts_.model_id, impl_->tok);
 
   if (!pr.stream) {
-    std::string text;
-    std::vector<TokenLogprob> lps;
-    SequenceUpdate u;
-    while (true) {
-      if (!seq->take(u, 1000ms)) continue;
-      text += u.text;
-      lps.insert(lps.end(), u.tokens.begin(), u.tokens.end());
-      if (u.done) break;
-    }
-    if (!u.error.empty()) {
-      send_json(res, 500, error_body(u.error, "server_error", "", ""));
+    // The whole reply is collected first. A reply ready within a short wait goes out as one JSON
+    // body with its real status. A longer one is sent chunked, led by JSON whitespace every
+    // second: that is how a client that hung up is noticed (the write fails) and its sequence
+    // cancelled; the price is that a late server error travels in a 200 body ({"error": ...}).
+    struct Collected {
+      std::shared_ptr<Sequence> seq;
+      ParsedRequest pr;
+      std::string text;
+      std::vector<TokenLogprob> lps;
+      SequenceUpdate u;
+      bool done = false, sent = false;
+      // Takes news for up to `wait`; true when the sequence has finished.
+      bool collect(std::chrono::milliseconds wait) {
+        const auto end = std::chrono::steady_clock::now() + wait;
+        while (!done) {
+          const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(end - std::chrono::steady_clock::now());
+          if (left.count() <= 0 || !seq->take(u, left)) break;
+          text += u.text;
+          lps.insert(lps.end(), u.tokens.begin(), u.tokens.end());
+          done = u.done;
+        }
+        return done;
+      }
+    };
+    auto c = std::make_shared<Collected>();
+    c->seq = seq;
+    c->pr = std::move(pr);
+    auto reply = [c, fmt]() -> std::pair<int, nlohmann::json> {
+      const SequenceUpdate& u = c->u;
+      if (!u.error.empty()) return {500, error_body(u.error, "server_error", "", "")};
+      std::optional<std::vector<ParsedToolCall>> calls;
+      std::string finish = u.finish_reason;
+      if (c->pr.tools_active && finish == "stop") {
+        calls = parse_tool_calls(c->text);
+        if (calls) finish = "tool_calls";
+      }
+      return {200, fmt->response(c->text, finish, fmt->usage(u.prompt_tokens, u.completion_tokens, u.cached_tokens),
+                                 c->pr.logprobs ? fmt->logprobs(c->lps, 0) : nlohmann::json(nullptr), calls)};
+    };
+    if (c->collect(std::chrono::milliseconds(opts_.nonstream_direct_ms))) {
+      auto [status, body] = reply();
+      send_json(res, status, body);
       return;
     }
-    std::optional<std::vector<ParsedToolCall>> calls;
-    std::string finish = u.finish_reason;
-    if (pr.tools_active && finish == "stop") {
-      calls = parse_tool_calls(text);
-      if (calls) finish = "tool_calls";
-    }
-    send_json(res, 200,
-              fmt->response(text, finish, fmt->usage(u.prompt_tokens, u.completion_tokens, u.cached_tokens),
-                            pr.logprobs ? fmt->logprobs(lps, 0) : nlohmann::json(nullptr), calls));
+    res.set_chunked_content_provider(
+        "application/json",
+        [c, reply](size_t, httplib::DataSink& sink) {
+          if (c->sent) {
+            sink.done();
+            return true;
+          }
+          if (!c->collect(1000ms)) return sink.write(" ", 1);  // a failed write: the client left
+          std::string out = reply().second.dump();
+          c->sent = true;
+          if (!sink.write(out.data(), out.size())) return false;
+          sink.done();
+          return true;
+        },
+        [c](bool) {
+          if (!c->done) c->seq->cancel();
+        });
     return;
   }
 

@@ -26,6 +26,7 @@ struct ServerOptions {
   std::string model_id = "herd";        // the name /v1/models lists and requests must use
   size_t max_body_bytes = 4u << 20;     // larger request bodies get 413
   int read_timeout_s = 10;              // a client that stalls mid-request longer is dropped
+  int nonstream_direct_ms = 2000;       // a non-streamed reply slower than this is sent chunked (see the handler)
   SchedulerOptions sched;
 };
 

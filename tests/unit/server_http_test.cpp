@@ -465,6 +465,44 @@ TEST(ServerHttp, DisconnectMidStreamCancelsAndFreesKV) {
   EXPECT_EQ(st, 200);
 }
 
+TEST(ServerHttp, DisconnectDuringNonStreamedReplyCancels) {
+  server::ServerOptions o;
+  o.sched.prefix_cache = 0;
+  o.nonstream_direct_ms = 50;  // switch to the chunked, whitespace-led reply quickly
+  TestServer s(o);
+  auto& m = s.server().metrics();
+  int fd = connect_to(s.port());
+  ASSERT_GE(fd, 0);
+  send_request(fd, "/v1/completions", completion("Wait for the whole answer", 100000).dump());
+  // The headers and the first keep-alive space arrive while the sequence runs.
+  std::string got;
+  char buf[4096];
+  while (got.find("\r\n\r\n") == std::string::npos) {
+    ssize_t n = ::recv(fd, buf, sizeof buf, 0);
+    ASSERT_GT(n, 0);
+    got.append(buf, static_cast<size_t>(n));
+  }
+  EXPECT_NE(got.find("200"), std::string::npos) << got;
+  EXPECT_EQ(m.active_sequences.load(), 1);
+  ::close(fd);
+  ASSERT_TRUE(TestServer::wait_for([&] { return m.cancelled() == 1 && m.active_sequences.load() == 0; }))
+      << "cancelled " << m.cancelled() << ", active " << m.active_sequences.load();
+  EXPECT_TRUE(TestServer::wait_for([&] { return m.kv_bytes_active.load() == 0; }));
+}
+
+TEST(ServerHttp, SlowNonStreamedReplyIsStillOneJsonBody) {
+  server::ServerOptions o;
+  o.nonstream_direct_ms = 0;  // every reply takes the chunked path
+  TestServer s(o);
+  auto [st, r] = s.post("/v1/completions", completion("The herd", 8));
+  ASSERT_EQ(st, 200) << r.dump();
+  EXPECT_EQ(r["object"], "text_completion");
+  EXPECT_EQ(r["usage"]["completion_tokens"].get<int>(), 8);
+  auto [st2, r2] = s.post("/v1/chat/completions", chat("Hello", 4));
+  ASSERT_EQ(st2, 200) << r2.dump();
+  EXPECT_EQ(r2["choices"][0]["message"]["role"], "assistant");
+}
+
 TEST(ServerHttp, StalledAndGarbageClientsDoNotHurt) {
   server::ServerOptions o;
   o.read_timeout_s = 1;
