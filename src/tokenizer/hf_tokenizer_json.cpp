@@ -3,6 +3,7 @@
 
 #include "core/error.h"
 #include "tokenizer/byte_level.h"
+#include "tokenizer/json_scan.h"
 #include "tokenizer/tokenizer.h"
 
 namespace herd {
@@ -64,22 +65,74 @@ void read_pre_tokenizer(const json& pt, const std::string& where, const std::str
 }
 
 // "a b" or ["a", "b"].
-bool merge_parts(const json& m, std::string& a, std::string& b) {
-  if (m.is_string()) {
-    const std::string& s = m.get_ref<const std::string&>();
-    size_t sp = s.find(' ');
-    if (sp == std::string::npos || sp == 0 || sp + 1 >= s.size() || s.find(' ', sp + 1) != std::string::npos)
-      return false;
-    a = s.substr(0, sp);
-    b = s.substr(sp + 1);
+bool merge_parts(const json_scan::MergeEntry& m, std::string& a, std::string& b) {
+  if (m.is_pair) {
+    a = m.first;
+    b = m.second;
     return true;
   }
-  if (m.is_array() && m.size() == 2 && m[0].is_string() && m[1].is_string()) {
-    a = m[0].get<std::string>();
-    b = m[1].get<std::string>();
-    return true;
+  const std::string& s = m.first;
+  size_t sp = s.find(' ');
+  if (sp == std::string::npos || sp == 0 || sp + 1 >= s.size() || s.find(' ', sp + 1) != std::string::npos)
+    return false;
+  a = s.substr(0, sp);
+  b = s.substr(sp + 1);
+  return true;
+}
+
+std::string merge_text(const json_scan::MergeEntry& m) {
+  return m.is_pair ? json::array({m.first, m.second}).dump() : json(m.first).dump();
+}
+
+// The document with model.vocab and model.merges read by the fast scanner and cut out of the
+// text the general parser sees (replaced by {} and []). False if the scanner does not accept the
+// text; the caller then parses everything the general way, which names any error's position.
+bool parse_split(std::string_view text, json& rest, std::vector<std::pair<std::string, int64_t>>& vocab,
+                 std::vector<json_scan::MergeEntry>& merges) {
+  json_scan::Span doc;
+  std::vector<json_scan::Span> top, in_model;
+  if (!json_scan::document_span(text, doc) || text[doc.begin] != '{') return false;
+  if (!json_scan::member_spans(text, doc, {"model"}, top)) return false;
+  if (!top[0].found() || text[top[0].begin] != '{') return false;
+  if (!json_scan::member_spans(text, top[0], {"vocab", "merges"}, in_model)) return false;
+  const json_scan::Span v = in_model[0], m = in_model[1];
+  // Odd content in either: the general path says what is wrong.
+  if (!v.found() || text[v.begin] != '{' || !json_scan::read_string_int_object(text, v, vocab)) return false;
+  if (!m.found() || text[m.begin] != '[' || !json_scan::read_merges(text, m, merges)) return false;
+  std::string cut;
+  cut.reserve(text.size() - (v.end - v.begin) - (m.end - m.begin) + 4);
+  const json_scan::Span first = v.begin < m.begin ? v : m, second = v.begin < m.begin ? m : v;
+  cut.append(text.substr(0, first.begin));
+  cut.append(first.begin == v.begin ? "{}" : "[]");
+  cut.append(text.substr(first.end, second.begin - first.end));
+  cut.append(second.begin == v.begin ? "{}" : "[]");
+  cut.append(text.substr(second.end));
+  rest = json::parse(cut);
+  return true;
+}
+
+// The same two members from a fully parsed document.
+void extract_from_tree(const json& model, const std::string& name, std::vector<std::pair<std::string, int64_t>>& vocab,
+                       std::vector<json_scan::MergeEntry>& merges) {
+  for (auto it = model["vocab"].begin(); it != model["vocab"].end(); ++it) {
+    if (!it.value().is_number_integer())
+      fail(name, ": model.vocab[", json(it.key()).dump(), "]: expected a non-negative integer id");
+    vocab.emplace_back(it.key(), it.value().get<int64_t>());
   }
-  return false;
+  const json& ms = model["merges"];
+  for (size_t i = 0; i < ms.size(); ++i) {
+    json_scan::MergeEntry e;
+    if (ms[i].is_string()) {
+      e.first = ms[i].get<std::string>();
+    } else if (ms[i].is_array() && ms[i].size() == 2 && ms[i][0].is_string() && ms[i][1].is_string()) {
+      e.first = ms[i][0].get<std::string>();
+      e.second = ms[i][1].get<std::string>();
+      e.is_pair = true;
+    } else {
+      fail(name, ": model.merges[", i, "]: expected \"left right\" or [\"left\", \"right\"]");
+    }
+    merges.push_back(std::move(e));
+  }
 }
 
 }  // namespace
@@ -87,8 +140,16 @@ bool merge_parts(const json& m, std::string& a, std::string& b) {
 std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view text, const std::string& name) {
   try {
     json j;
+    std::vector<std::pair<std::string, int64_t>> vocab;
+    std::vector<json_scan::MergeEntry> merges;
+    bool split = false;
     try {
-      j = json::parse(text.begin(), text.end());
+      split = parse_split(text, j, vocab, merges);
+      if (!split) {
+        vocab.clear();
+        merges.clear();
+        j = json::parse(text.begin(), text.end());
+      }
     } catch (const json::parse_error& e) {
       fail(name, ": invalid JSON: ", e.what());
     }
@@ -102,6 +163,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view 
         fail(name, ": model.", k, " is not supported");
     if (!model.contains("vocab") || !model["vocab"].is_object()) fail(name, ": model.vocab: expected an object");
     if (!model.contains("merges") || !model["merges"].is_array()) fail(name, ": model.merges: expected an array");
+    if (!split) extract_from_tree(model, name, vocab, merges);
     const json& normalizer = j.value("normalizer", json());
     if (!normalizer.is_null()) fail(name, ": normalizer is not supported (expected null)");
 
@@ -116,12 +178,11 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view 
     tok->source_ = Source::HuggingFaceJson;
 
     // Vocabulary: ids are the values; strings are byte-level stand-ins for the raw bytes.
-    const json& vocab = model["vocab"];
     int64_t max_id = -1;
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      if (!it.value().is_number_integer() || it.value().get<int64_t>() < 0 || it.value().get<int64_t>() >= (1 << 24))
-        fail(name, ": model.vocab[", json(it.key()).dump(), "]: expected a non-negative integer id");
-      max_id = std::max<int64_t>(max_id, it.value().get<int64_t>());
+    for (const auto& [key, id] : vocab) {
+      if (id < 0 || id >= (1 << 24))
+        fail(name, ": model.vocab[", json(key).dump(), "]: expected a non-negative integer id");
+      max_id = std::max<int64_t>(max_id, id);
     }
     const json& added = j.value("added_tokens", json::array());
     if (!added.is_array()) fail(name, ": added_tokens: expected an array");
@@ -137,12 +198,12 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view 
     for (const json& a : added) is_added[a["id"].get<int64_t>()] = 1;
 
     int32_t n_mergeable = 0;
-    for (auto it = vocab.begin(); it != vocab.end(); ++it) {
-      int32_t id = static_cast<int32_t>(it.value().get<int64_t>());
+    for (const auto& [key, id64] : vocab) {
+      int32_t id = static_cast<int32_t>(id64);
       if (is_added[id]) continue;  // an added token's entry in the vocab: handled below
-      auto bytes = byte_level::decode(it.key());
+      auto bytes = byte_level::decode(key);
       if (!bytes || bytes->empty())
-        fail(name, ": model.vocab[", json(it.key()).dump(), "]: not a byte-level token string");
+        fail(name, ": model.vocab[", json(key).dump(), "]: not a byte-level token string");
       if (tok->vocab_.has(id)) fail(name, ": model.vocab: id ", id, " is used twice");
       tok->vocab_.set(id, *bytes, true);
       ++n_mergeable;
@@ -154,7 +215,6 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view 
              " (byte-level BPE needs all 256)");
 
     // Merges, in priority order.
-    const json& merges = model["merges"];
     PairTable pairs;
     pairs.reserve(merges.size());
     std::string a, b;
@@ -165,7 +225,7 @@ std::unique_ptr<Tokenizer> Tokenizer::from_tokenizer_json_text(std::string_view 
       if (!ab || !bb) fail(name, ": model.merges[", i, "]: not byte-level token strings");
       int32_t ia = tok->vocab_.find(*ab), ib = tok->vocab_.find(*bb), im = tok->vocab_.find(*ab + *bb);
       if (ia < 0 || ib < 0 || im < 0)
-        fail(name, ": model.merges[", i, "]: ", merges[i].dump(), ": ", ia < 0 ? "left part" : ib < 0 ? "right part" : "merged token",
+        fail(name, ": model.merges[", i, "]: ", merge_text(merges[i]), ": ", ia < 0 ? "left part" : ib < 0 ? "right part" : "merged token",
              " is not in model.vocab");
       pairs.insert(ia, ib, static_cast<uint32_t>(i), im);
     }

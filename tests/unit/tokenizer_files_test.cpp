@@ -95,6 +95,24 @@ TEST(TokenizerFiles, MiniTokenizerJsonMergeOrder) {
   EXPECT_THROW(detect_chat_family(*tok), Error);
 }
 
+// The fast scanner path (vocab and merges read without a JSON tree) and the general path must
+// build the same tokenizer, whatever the layout: ASCII escapes, indentation, member order.
+TEST(TokenizerFiles, TokenizerJsonLayoutsLoadTheSame) {
+  auto j = mini_json();
+  auto reordered = nlohmann::ordered_json::object();
+  reordered["model"] = {{"merges", j["model"]["merges"]}, {"type", "BPE"}, {"vocab", j["model"]["vocab"]}};
+  for (const char* k : {"pre_tokenizer", "added_tokens", "normalizer"}) reordered[k] = j[k];
+  const std::vector<std::string> texts = {j.dump(), j.dump(2), j.dump(-1, ' ', true), reordered.dump(1, '\t', true)};
+  const std::string sample = "abc bcab x ab <sp> c  [X] \xc3\xa9\xf0\x9f\x98\x80";
+  auto ref = Tokenizer::from_tokenizer_json_text(texts[0], "a.json");
+  for (const auto& t : texts) {
+    auto tok = Tokenizer::from_tokenizer_json_text(t, "b.json");
+    EXPECT_EQ(tok->vocab_size(), ref->vocab_size());
+    EXPECT_EQ(tok->encode(sample, true), ref->encode(sample, true)) << t.substr(0, 80);
+    for (int32_t id : {0, 97, 196, 256, 257, 258, 300, 301}) EXPECT_EQ(tok->token_bytes(id), ref->token_bytes(id));
+  }
+}
+
 TEST(TokenizerFiles, MalformedTokenizerJsonNamesTheField) {
   auto err = [](const nlohmann::ordered_json& j) {
     return error_of([&] { Tokenizer::from_tokenizer_json_text(j.dump(), "t.json"); });
