@@ -261,8 +261,16 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
     // Software pipeline: the tile products of group pair i are issued, then the integer results
     // of pair i-1 (stored one iteration earlier, so the tile stores have completed) are scaled,
     // then pair i's results are stored. C tiles 4-5 and 6-7 alternate between pairs.
+    // The next panel's rows (matmul walks panels in order) are prefetched during the first token
+    // block, spread over its iterations: for few tokens (routed experts) the panel is otherwise
+    // fetched at memory latency, row by row, when it is unpacked.
+    const char* pf = reinterpret_cast<const char*>(w + 16 * stride);
+    const int64_t pf_lines = t0 == 0 ? static_cast<int64_t>(16 * stride + 63) / 64 : 0;
+    const int64_t pf_per_iter = (pf_lines + ng / 2 - 1) / (ng / 2);
+    int64_t pf_next = 0;
     barrier();
     for (int64_t gi = 0; gi < ng; gi += 2) {  // ng is even: n is a multiple of 64
+      for (int64_t k = 0; k < pf_per_iter && pf_next < pf_lines; ++k, ++pf_next) __builtin_prefetch(pf + 64 * pf_next, 0, 3);
       int64_t bs0, bs1;
       const void* b0 = btile(gi, bs0);
       const void* b1 = btile(gi + 1, bs1);
