@@ -227,7 +227,7 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
       bs = 4 * T;
       return xw + gi * K4 * T + t0;
     };
-    alignas(64) int32_t cbuf[2][2][256];  // [pair parity][group of the pair][row][token]
+    alignas(64) int32_t cbuf[3][2][256];  // [pair % 3][group of the pair][row][token]
     alignas(64) float acc_mem[256];  // K types: [row][token], updated once per activation block
     __m512 acc[16], part[16];
     for (int m = 0; m < 16; ++m) acc[m] = part[m] = _mm512_setzero_ps();
@@ -259,8 +259,9 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
       }
     };
     // Software pipeline: the tile products of group pair i are issued, then the integer results
-    // of pair i-1 (stored one iteration earlier, so the tile stores have completed) are scaled,
-    // then pair i's results are stored. C tiles 4-5 and 6-7 alternate between pairs.
+    // of pair i-2 (stored two iterations earlier, so the tile stores have completed) are scaled,
+    // then pair i's results are stored (three buffers). C tiles 4-5 and 6-7 alternate between
+    // pairs.
     // The next panel's rows (matmul walks panels in order) are prefetched during the first token
     // block, spread over its iterations: for few tokens (routed experts) the panel is otherwise
     // fetched at memory latency, row by row, when it is unpacked.
@@ -293,20 +294,24 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
         _tile_zero(5);
         _tile_dpbssd(5, 1, 3);
       }
-      if (gi > 0) {
-        step(gi - 2, cbuf[!odd][0]);
-        step(gi - 1, cbuf[!odd][1]);
+      const int64_t pi = gi / 2;  // pair index; results go to cbuf[pi % 3], pair pi-2's are scaled now
+      if (pi >= 2) {
+        step(gi - 4, cbuf[(pi - 2) % 3][0]);
+        step(gi - 3, cbuf[(pi - 2) % 3][1]);
       }
       if (odd) {
-        HERD_TILE_STORE(6, cbuf[1][0]);
-        HERD_TILE_STORE(7, cbuf[1][1]);
+        HERD_TILE_STORE(6, cbuf[pi % 3][0]);
+        HERD_TILE_STORE(7, cbuf[pi % 3][1]);
       } else {
-        HERD_TILE_STORE(4, cbuf[0][0]);
-        HERD_TILE_STORE(5, cbuf[0][1]);
+        HERD_TILE_STORE(4, cbuf[pi % 3][0]);
+        HERD_TILE_STORE(5, cbuf[pi % 3][1]);
       }
     }
-    step(ng - 2, cbuf[((ng - 2) / 2) & 1][0]);
-    step(ng - 1, cbuf[((ng - 2) / 2) & 1][1]);
+    const int64_t np = ng / 2;
+    for (int64_t pi = std::max<int64_t>(0, np - 2); pi < np; ++pi) {
+      step(2 * pi, cbuf[pi % 3][0]);
+      step(2 * pi + 1, cbuf[pi % 3][1]);
+    }
     alignas(64) float out[256];  // [row][token]
     if constexpr (GPB == 1) {
       for (int m = 0; m < 16; ++m) _mm512_store_ps(out + 16 * m, acc[m]);
