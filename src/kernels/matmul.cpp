@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "core/thread_pool.h"
 #include "kernels/qdot.h"
+#include "kernels/qgemm_amx.h"
 #include "kernels/sgemm.h"
 #include "kernels/vec.h"
 
@@ -97,6 +98,12 @@ constexpr int64_t kPrefetchRows = 2;
 // weight type has one: its 16-row panel unpack is amortized over the tokens.
 constexpr int64_t kGemmMinTokens = 4;
 
+// AMX tiles where the CPU and OS allow them (HERD_AMX=0 turns them off), else AVX-512 VNNI.
+QGemmFn prefill_gemm_kernel(DType t) {
+  if (QGemmFn f = amx_qgemm_kernel(t)) return f;
+  return qgemm_kernel(t);
+}
+
 // Block weights with 8-bit activations. Threads split the rows; each thread walks its rows in
 // tiles of kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes
 // over it (decode: T = 1, so this is a plain row split).
@@ -106,7 +113,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
   quantize_acts(x, T, in, act_kind(W.type), acts);
   if (T >= kGemmMinTokens && in % 64 == 0)
-    if (QGemmFn gemm = qgemm_kernel(W.type)) {
+    if (QGemmFn gemm = prefill_gemm_kernel(W.type)) {
       thread_local QGroups tl_groups;
       QGroups& groups = tl_groups;
       make_groups(W.type, acts, groups);

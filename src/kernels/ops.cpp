@@ -3,6 +3,7 @@
 #include <cmath>
 #include <utility>
 
+#include "kernels/cpu_features.h"
 #include "kernels/vec.h"
 
 namespace herd {
@@ -57,6 +58,7 @@ void rope_rotate_half(float* x, int64_t T, int n_heads, int head_dim, const int6
 }
 
 void silu_mul(const float* gate, const float* up, float* out, int64_t n) {
+  if (use_avx512()) return avx512::silu_mul(gate, up, out, n);
   for (int64_t i = 0; i < n; ++i) {
     float g = gate[i];
     out[i] = g / (1.0f + std::exp(-g)) * up[i];

@@ -131,7 +131,8 @@ inline int32_t word(const int8_t* p) {
 // GPB groups share one activation scale (1 for Q8_0's blocks of 32, 256 / G for Q8_K): their
 // scaled sums are added first and multiplied by it once.
 template <int G, bool MIN, int NT>
-void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int64_t ldy, int nr) {
+void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int64_t ldy, int nr, const char* pf = nullptr,
+          int64_t pf_lines = 0) {
   constexpr int GPB = G == 32 && !MIN ? 1 : 256 / G;
   const int64_t ng = n / G, T = g.T;
   const int32_t* xw = g.xw.data() + t0;
@@ -143,7 +144,10 @@ void tile(int64_t n, const Panel& p, const QGroups& g, int64_t t0, float* y, int
   const float* pb = p.b.data();
   __m512 facc[NT];
   for (int j = 0; j < NT; ++j) facc[j] = _mm512_setzero_ps();
+  const int64_t pf_per_iter = (pf_lines + ng / GPB - 1) / (ng / GPB);
+  int64_t pf_next = 0;
   for (int64_t i0 = 0; i0 < ng; i0 += GPB) {
+    for (int64_t k = 0; k < pf_per_iter && pf_next < pf_lines; ++k, ++pf_next) __builtin_prefetch(pf + 64 * pf_next, 0, 3);
     __m512 fsb[NT];
     for (int j = 0; j < NT; ++j) fsb[j] = _mm512_setzero_ps();
     const float* dxb = dx;
@@ -179,16 +183,21 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& a, co
   thread_local Panel panel;
   build_panel<TYPE>(n, w, stride, nr, panel, G);
   const int64_t T = a.T;
+  // The next panel's rows (matmul walks panels in order) are prefetched during the first token
+  // tile: for few tokens (routed experts) they would otherwise arrive at memory latency.
+  const char* pf = reinterpret_cast<const char*>(w + 16 * stride);
+  const int64_t pf_lines = static_cast<int64_t>(16 * stride + 63) / 64;
   int64_t t0 = 0;
-  for (; t0 + 8 <= T; t0 += 8) tile<G, MIN, 8>(n, panel, g, t0, y, ldy, nr);
+  for (; t0 + 8 <= T; t0 += 8) tile<G, MIN, 8>(n, panel, g, t0, y, ldy, nr, pf, t0 == 0 ? pf_lines : 0);
+  const int64_t pl = t0 == 0 ? pf_lines : 0;
   switch (T - t0) {
-    case 1: tile<G, MIN, 1>(n, panel, g, t0, y, ldy, nr); break;
-    case 2: tile<G, MIN, 2>(n, panel, g, t0, y, ldy, nr); break;
-    case 3: tile<G, MIN, 3>(n, panel, g, t0, y, ldy, nr); break;
-    case 4: tile<G, MIN, 4>(n, panel, g, t0, y, ldy, nr); break;
-    case 5: tile<G, MIN, 5>(n, panel, g, t0, y, ldy, nr); break;
-    case 6: tile<G, MIN, 6>(n, panel, g, t0, y, ldy, nr); break;
-    case 7: tile<G, MIN, 7>(n, panel, g, t0, y, ldy, nr); break;
+    case 1: tile<G, MIN, 1>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 2: tile<G, MIN, 2>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 3: tile<G, MIN, 3>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 4: tile<G, MIN, 4>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 5: tile<G, MIN, 5>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 6: tile<G, MIN, 6>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
+    case 7: tile<G, MIN, 7>(n, panel, g, t0, y, ldy, nr, pf, pl); break;
     default: break;
   }
 }

@@ -12,6 +12,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "kernels/qdot.h"
+#include "kernels/qgemm_amx.h"
 
 using namespace herd;
 
@@ -268,11 +269,62 @@ TEST(QDot, DispatchHonoursKernelLevel) {
   EXPECT_EQ(qdot_kernel(DType::BF16), nullptr);
 }
 
-// The register-tiled prefill GEMM (16-row panels x up to 8 tokens) against the scalar one-row
-// kernel and dequantize-then-f32 on the same quantized operands: partial panels (nr < 16), token
-// counts that leave every remainder 1..7, and row strides longer than a row (ld > cols).
-TEST(QDot, GemmMatchesScalarAndDequantized) {
+// A prefill GEMM kernel (qdot.h: QGemmFn) against the scalar one-row kernel and
+// dequantize-then-f32 on the same quantized operands: partial panels (nr < 16), token counts that
+// leave every remainder of the AVX-512 kernel's 8-token and the AMX kernel's 16-token tiles
+// (1..7, 13, 15; 16, 17, 23, 33), and row strides longer than a row (ld > cols). Returns the
+// number of outputs checked.
+int check_gemm(DType t, QGemmFn gemm, const char* what) {
   std::mt19937 rng(23);
+  int checked = 0;
+  for (int64_t n : {int64_t{256}, int64_t{768}}) {
+    const int64_t ld = n + 256;
+    const size_t stride = dtype_row_bytes(t, ld);
+    for (int nr : {16, 5}) {
+      std::vector<uint8_t> w(nr * stride);
+      for (int r = 0; r < nr; ++r) {
+        auto wf = random_floats(ld, rng, 0.05f);
+        quant::quantize(t, wf.data(), w.data() + r * stride, ld);
+      }
+      for (int64_t T : {1, 3, 4, 7, 8, 13, 15, 16, 17, 23, 33}) {
+        auto x = random_floats(T * n, rng);
+        QActs a;
+        quantize_acts(x.data(), T, n, act_kind(t), a);
+        QGroups g;
+        EXPECT_TRUE(make_groups(t, a, g));
+        const int64_t ldy = nr + 3;
+        std::vector<float> y(T * ldy, -7.0f);
+        gemm(n, w.data(), stride, nr, a, g, y.data(), ldy);
+        std::vector<float> wd(n);
+        const int64_t bs = a.kind == ActKind::Q8_0 ? 32 : 256;
+        for (int r = 0; r < nr; ++r) {
+          to_f32(t, w.data() + r * stride, wd.data(), n);
+          for (int64_t tt = 0; tt < T; ++tt) {
+            const ActRow row = act_row(a, tt);
+            float sc;
+            scalar::qdot_kernel(t)(n, w.data() + r * stride, &row, 1, &sc);
+            double ref = 0, mag = 0;
+            for (int64_t i = 0; i < n; ++i) {
+              const double xv = static_cast<double>(row.q[i]) * row.d[i / bs];
+              ref += wd[i] * xv;
+              mag += std::fabs(wd[i] * xv);
+            }
+            const float got = y[tt * ldy + r];
+            EXPECT_NEAR(got, sc, 1e-5 * mag + 1e-6) << what << " " << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
+            EXPECT_NEAR(got, ref, 1e-5 * mag + 1e-6) << what << " " << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
+            ++checked;
+          }
+        }
+        for (int64_t tt = 0; tt < T; ++tt)
+          for (int64_t r = nr; r < ldy; ++r) EXPECT_EQ(y[tt * ldy + r], -7.0f) << what << " wrote past row " << nr;
+      }
+    }
+  }
+  return checked;
+}
+
+// The AVX-512 VNNI register-tiled GEMM (16-row panels x up to 8 tokens).
+TEST(QDot, GemmMatchesScalarAndDequantized) {
   int checked = 0;
   for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K, DType::Q4_0, DType::Q5_K}) {
     QGemmFn gemm = avx512::qgemm_kernel(t);
@@ -282,53 +334,27 @@ TEST(QDot, GemmMatchesScalarAndDequantized) {
       EXPECT_EQ(gemm, nullptr) << dtype_name(t);  // no GEMM layout: matmul keeps the dot kernels
       continue;
     }
-    if (!gemm) continue;
-    for (int64_t n : {int64_t{256}, int64_t{768}}) {
-      const int64_t ld = n + 256;
-      const size_t stride = dtype_row_bytes(t, ld);
-      for (int nr : {16, 5}) {
-        std::vector<uint8_t> w(nr * stride);
-        for (int r = 0; r < nr; ++r) {
-          auto wf = random_floats(ld, rng, 0.05f);
-          quant::quantize(t, wf.data(), w.data() + r * stride, ld);
-        }
-        for (int64_t T : {int64_t{1}, int64_t{7}, int64_t{8}, int64_t{13}, int64_t{23}}) {
-          auto x = random_floats(T * n, rng);
-          QActs a;
-          quantize_acts(x.data(), T, n, act_kind(t), a);
-          QGroups g;
-          ASSERT_TRUE(make_groups(t, a, g));
-          const int64_t ldy = nr + 3;
-          std::vector<float> y(T * ldy, -7.0f);
-          gemm(n, w.data(), stride, nr, a, g, y.data(), ldy);
-          std::vector<float> wd(n);
-          const int64_t bs = a.kind == ActKind::Q8_0 ? 32 : 256;
-          for (int r = 0; r < nr; ++r) {
-            to_f32(t, w.data() + r * stride, wd.data(), n);
-            for (int64_t tt = 0; tt < T; ++tt) {
-              const ActRow row = act_row(a, tt);
-              float sc;
-              scalar::qdot_kernel(t)(n, w.data() + r * stride, &row, 1, &sc);
-              double ref = 0, mag = 0;
-              for (int64_t i = 0; i < n; ++i) {
-                const double xv = static_cast<double>(row.q[i]) * row.d[i / bs];
-                ref += wd[i] * xv;
-                mag += std::fabs(wd[i] * xv);
-              }
-              const float got = y[tt * ldy + r];
-              EXPECT_NEAR(got, sc, 1e-5 * mag + 1e-6) << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
-              EXPECT_NEAR(got, ref, 1e-5 * mag + 1e-6) << dtype_name(t) << " n=" << n << " T=" << T << " row " << r;
-              ++checked;
-            }
-          }
-          for (int64_t tt = 0; tt < T; ++tt)
-            for (int64_t r = nr; r < ldy; ++r) EXPECT_EQ(y[tt * ldy + r], -7.0f) << "wrote past row " << nr;
-        }
-      }
-    }
+    if (gemm) checked += check_gemm(t, gemm, "avx512");
   }
   if (cpu_features().avx512vnni) EXPECT_GT(checked, 0);
   if (!use_avx512()) EXPECT_EQ(qgemm_kernel(DType::Q4_K), nullptr);  // HERD_KERNELS=scalar|avx2
+}
+
+// The AMX int8 GEMM (16-row panels x 16-token tiles), where the CPU and OS allow AMX.
+TEST(QDot, AmxGemmMatchesScalarAndDequantized) {
+  if (!use_avx512()) EXPECT_FALSE(use_amx());  // HERD_KERNELS=scalar|avx2 also turn AMX off
+  for (DType t : {DType::Q4_0, DType::Q5_K, DType::F16}) EXPECT_EQ(amx::qgemm_kernel(t), nullptr) << dtype_name(t);
+  if (!use_amx()) {
+    EXPECT_EQ(amx_qgemm_kernel(DType::Q4_K), nullptr);
+    GTEST_SKIP() << "AMX int8 not available here (CPU, OS tile permission, HERD_KERNELS or HERD_AMX=0); "
+                    "the AVX-512 GEMM test covers matmul's prefill path";
+  }
+  int checked = 0;
+  for (DType t : {DType::Q8_0, DType::Q4_K, DType::Q6_K}) {
+    ASSERT_EQ(amx_qgemm_kernel(t), amx::qgemm_kernel(t));
+    checked += check_gemm(t, amx::qgemm_kernel(t), "amx");
+  }
+  EXPECT_GT(checked, 0);
 }
 
 // matmul on quantized out-major weights: fast (8-bit activations) vs exact (dequantized f32),
