@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "formats/hf_model_loader.h"
 #include "runtime/sampler.h"
+#include "kernels/sgemm.h"
 #include "train/blocks.h"
 
 namespace herd::train {
@@ -194,7 +195,8 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
   if (static_cast<int64_t>(cs_.size()) < T * (hd / 2)) rope_tables(c.rope_inv_freq(), std::max<int64_t>(T, 64), cs_, sn_);
   acts_.resize(c.n_layers);
 
-  std::vector<float> h(N * D);
+  std::vector<float>& h = h_;  // kept across steps: no fresh pages every forward
+  h.resize(N * D);
   embedding_forward(ids, N, w_.data() + embed_, D, h.data());
   const float* w = w_.data();
   for (int l = 0; l < c.n_layers; ++l) {
@@ -232,15 +234,12 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
     a.probs.resize(B * c.n_heads * T * T);
     a.ao.resize(N * qd);
     attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.ao.data(), a.probs.data());
-    std::vector<float> proj(N * D);
-    linear_forward(a.ao.data(), w + L.o, proj.data(), N, qd, D);
-    for (int64_t i = 0; i < N * D; ++i) h[i] += proj[i];
+    sgemm(false, true, N, D, qd, 1.0f, a.ao.data(), qd, w + L.o, qd, 1.0f, h.data(), D);  // h += o_proj(ao)
     a.h_mid = h;
     a.fn.resize(N * D);
     a.rstd2.resize(N);
     rmsnorm_forward(h.data(), w + L.ffn_norm, a.fn.data(), a.rstd2.data(), N, D, eps);
-    ffn_forward(l, a, N, B, T);  // FFN output in dtmp_
-    for (int64_t i = 0; i < N * D; ++i) h[i] += dtmp_[i];
+    ffn_forward(l, a, N, B, T, h.data());  // h += FFN(fn)
   }
   h_final_ = h;
   hn_.resize(N * D);
@@ -254,8 +253,8 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
 }
 
 // Shared expert / dense FFN, then (MoE) router, balancing losses and routed experts. The FFN
-// output [N, D] is left in dtmp_.
-void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T) {
+// output [N, D] is added into out (the residual stream).
+void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T, float* out) {
   const ModelConfig& c = c_;
   const LayerPtrs& L = lp_[l];
   const int64_t D = c.hidden_size, F = L.F;
@@ -266,8 +265,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
   linear_forward(a.fn.data(), w + L.sh_gate, a.sh_g.data(), N, D, F);
   linear_forward(a.fn.data(), w + L.sh_up, a.sh_u.data(), N, D, F);
   swiglu_forward(a.sh_g.data(), a.sh_u.data(), a.sh_act.data(), N, F, F);
-  dtmp_.resize(N * D);
-  linear_forward(a.sh_act.data(), w + L.sh_down, dtmp_.data(), N, F, D);
+  sgemm(false, true, N, D, F, 1.0f, a.sh_act.data(), F, w + L.sh_down, F, 1.0f, out, D);
   if (!c.is_moe(l)) return;
 
   const int E = c.n_experts, k = c.top_k;
@@ -407,7 +405,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
     float* dst = a.x_e.data() + r * D;
     for (int64_t i = 0; i < D; ++i) dst[i] = src[i] * s;
   }
-  std::vector<float> y;
+  std::vector<float>& y = ye_;
   for (int e = 0; e < E; ++e) {
     const int64_t r0 = a.offs[e], n = a.offs[e + 1] - r0;
     if (n == 0) continue;
@@ -421,7 +419,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
     matmul_forward(act, Wd, y.data(), n, FE, D);
     for (int64_t r = 0; r < n; ++r) {
       const int64_t t = a.order[r0 + r] / k;
-      float* dst = dtmp_.data() + t * D;
+      float* dst = out + t * D;
       const float* src = y.data() + r * D;
       for (int64_t i = 0; i < D; ++i) dst[i] += src[i];
     }

@@ -2,6 +2,9 @@
 
 #include <cmath>
 
+#include "kernels/cpu_features.h"
+#include "train/simd.h"
+
 namespace herd::train {
 
 void AdamW::step(TrainModel& model, double lr, const AdamWOptions& o) {
@@ -14,6 +17,11 @@ void AdamW::step(TrainModel& model, double lr, const AdamWOptions& o) {
   const std::vector<float>& g = model.grad();
   for (const Param& p : model.params()) {
     const float decay = p.decay ? static_cast<float>(1.0 - lr * o.weight_decay) : 1.0f;
+    if (use_avx512()) {
+      avx512::adamw(w.data() + p.offset, m.data() + p.offset, v.data() + p.offset, g.data() + p.offset,
+                    static_cast<int64_t>(p.numel), b1, b2, step, rbc2, eps, decay);
+      continue;
+    }
     for (size_t i = p.offset; i < p.offset + p.numel; ++i) {
       m[i] = b1 * m[i] + (1.0f - b1) * g[i];
       v[i] = b2 * v[i] + (1.0f - b2) * g[i] * g[i];
@@ -23,6 +31,7 @@ void AdamW::step(TrainModel& model, double lr, const AdamWOptions& o) {
 }
 
 double grad_norm(const std::vector<float>& g) {
+  if (use_avx512()) return std::sqrt(avx512::sumsq(g.data(), static_cast<int64_t>(g.size())));
   double s = 0;
   for (float x : g) s += static_cast<double>(x) * x;
   return std::sqrt(s);
@@ -31,6 +40,10 @@ double grad_norm(const std::vector<float>& g) {
 double clip_grad(std::vector<float>& g, double norm, double max_norm) {
   if (max_norm <= 0 || !(norm > max_norm)) return 1.0;
   const float f = static_cast<float>(max_norm / norm);
+  if (use_avx512()) {
+    avx512::scale(g.data(), static_cast<int64_t>(g.size()), f);
+    return f;
+  }
   for (float& x : g) x *= f;
   return f;
 }
