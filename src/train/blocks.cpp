@@ -79,8 +79,8 @@ void linear_forward(const float* x, const float* W, float* y, int64_t N, int64_t
 }
 
 void linear_backward(const float* x, const float* W, const float* dy, float* dx, float* dW, int64_t N, int64_t in,
-                     int64_t out) {
-  if (dx) sgemm(false, false, N, in, out, 1.0f, dy, out, W, in, 1.0f, dx, in);     // dx += dy W
+                     int64_t out, float dx_beta) {
+  if (dx) sgemm(false, false, N, in, out, 1.0f, dy, out, W, in, dx_beta, dx, in);  // dx += dy W
   if (dW) sgemm(true, false, out, in, N, 1.0f, dy, out, x, in, 1.0f, dW, in);      // dW += dy^T x
 }
 
@@ -89,8 +89,8 @@ void matmul_forward(const float* x, const float* W, float* y, int64_t N, int64_t
 }
 
 void matmul_backward(const float* x, const float* W, const float* dy, float* dx, float* dW, int64_t N, int64_t in,
-                     int64_t out) {
-  if (dx) sgemm(false, true, N, in, out, 1.0f, dy, out, W, out, 1.0f, dx, in);     // dx += dy W^T
+                     int64_t out, float dx_beta) {
+  if (dx) sgemm(false, true, N, in, out, 1.0f, dy, out, W, out, dx_beta, dx, in);  // dx += dy W^T
   if (dW) sgemm(true, false, in, out, N, 1.0f, x, in, dy, out, 1.0f, dW, out);     // dW += x^T dy
 }
 

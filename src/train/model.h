@@ -51,7 +51,7 @@ class TrainModel {
   double forward(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T);
   // Accumulates scale * d(CE + balancing losses)/d(weights) into grad(). Needs a forward with targets.
   void backward(float scale);
-  // Logits [B*T, vocab] of the last forward.
+  // Logits [B*T, vocab] of the last forward (backward overwrites them with their gradient).
   const std::vector<float>& logits() const { return logits_; }
   // Expert choices of every MoE layer in the last forward (to detect routing flips in tests).
   std::vector<int32_t> routing_signature() const;

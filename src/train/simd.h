@@ -26,8 +26,9 @@ void rmsnorm_backward_row(const float* x, const float* w, float r, const float* 
 void swiglu_row(const float* g, const float* u, float* act, int64_t F);
 void swiglu_backward_row(const float* g, const float* u, const float* dact, float* dg, float* du, int64_t F);
 // AdamW on [0, n): m, v moments; w = w * decay - step * m / (sqrt(v * rbc2) + eps)
+// (g scaled by gscale as it is read)
 void adamw(float* w, float* m, float* v, const float* g, int64_t n, float b1, float b2, float step, float rbc2,
-           float eps, float decay);
+           float eps, float decay, float gscale);
 double sumsq(const float* x, int64_t n);
 
 }  // namespace herd::train::avx512

@@ -200,13 +200,13 @@ void swiglu_backward_row(const float* g, const float* u, const float* dact, floa
 
 // Same operation order as the scalar loop (no FMA), so both paths give the same weights.
 void adamw(float* w, float* m, float* v, const float* g, int64_t n, float b1, float b2, float step, float rbc2,
-           float eps, float decay) {
+           float eps, float decay, float gscale) {
   const __m512 vb1 = _mm512_set1_ps(b1), vb2 = _mm512_set1_ps(b2), c1 = _mm512_set1_ps(1.0f - b1),
                c2 = _mm512_set1_ps(1.0f - b2), vst = _mm512_set1_ps(step), vr = _mm512_set1_ps(rbc2),
-               ve = _mm512_set1_ps(eps), vd = _mm512_set1_ps(decay);
+               ve = _mm512_set1_ps(eps), vd = _mm512_set1_ps(decay), vgs = _mm512_set1_ps(gscale);
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 k = tail_mask(n - i);
-    const __m512 gv = _mm512_maskz_loadu_ps(k, g + i);
+    const __m512 gv = _mm512_mul_ps(_mm512_maskz_loadu_ps(k, g + i), vgs);
     const __m512 mv = _mm512_add_ps(_mm512_mul_ps(vb1, _mm512_maskz_loadu_ps(k, m + i)), _mm512_mul_ps(c1, gv));
     const __m512 vv =
         _mm512_add_ps(_mm512_mul_ps(vb2, _mm512_maskz_loadu_ps(k, v + i)), _mm512_mul_ps(_mm512_mul_ps(c2, gv), gv));
