@@ -169,19 +169,29 @@ static void softmax_masked_row(float* row, int64_t lo, int64_t hi, int64_t T) {
   for (int64_t j = lo; j <= hi; ++j) row[j] *= inv;
 }
 
+// M^T [hd, T] of a [T, hd] head slice with row stride ld. The score-side products then use
+// OpenBLAS's nn kernels: 15-25% faster than nt for these shapes in a microbenchmark, and the
+// same bits (checked: identical weights and optimizer state after training steps).
+static void transpose_head(const float* M, int64_t ld, int64_t T, int hd, float* MT) {
+  for (int64_t j = 0; j < T; ++j)
+    for (int c = 0; c < hd; ++c) MT[c * T + j] = M[j * ld + c];
+}
+
 void attention_forward(const AttnShape& s, const float* q, const float* k, const float* v, float* out, float* probs) {
   const int64_t T = s.T, qd = static_cast<int64_t>(s.H) * s.hd, kvd = static_cast<int64_t>(s.KV) * s.hd;
   const int G = s.H / s.KV;
+  std::vector<float> kt(static_cast<size_t>(s.hd) * T);  // K^T of the current KV head
   for (int64_t b = 0; b < s.B; ++b)
     for (int h = 0; h < s.H; ++h) {
       const float* Q = q + b * T * qd + h * s.hd;
       const float* K = k + b * T * kvd + (h / G) * s.hd;
       const float* Vv = v + b * T * kvd + (h / G) * s.hd;
+      if (h % G == 0) transpose_head(K, kvd, T, s.hd, kt.data());
       float* P = probs + (b * s.H + h) * T * T;
       float* O = out + b * T * qd + h * s.hd;
       for (int64_t i0 = 0; i0 < T; i0 = block_end(i0, T, s.chunk)) {
         const int64_t i1 = block_end(i0, T, s.chunk), lo = first_key(i0, s.chunk), nk = i1 - lo;
-        sgemm(false, true, i1 - i0, nk, s.hd, s.scale, Q + i0 * qd, qd, K + lo * kvd, kvd, 0.0f, P + i0 * T + lo, T);
+        sgemm(false, false, i1 - i0, nk, s.hd, s.scale, Q + i0 * qd, qd, kt.data() + lo, T, 0.0f, P + i0 * T + lo, T);
         for (int64_t i = i0; i < i1; ++i) softmax_masked_row(P + i * T, lo, i, T);
         sgemm(false, false, i1 - i0, s.hd, nk, 1.0f, P + i0 * T + lo, T, Vv + lo * kvd, kvd, 0.0f, O + i0 * qd, qd);
       }
@@ -195,8 +205,9 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
                         const float* dout, float* dq, float* dk, float* dv, std::vector<float>& scratch) {
   const int64_t T = s.T, qd = static_cast<int64_t>(s.H) * s.hd, kvd = static_cast<int64_t>(s.KV) * s.hd;
   const int G = s.H / s.KV;
-  scratch.resize(std::min(T, kQBlock) * T);
+  scratch.resize(std::min(T, kQBlock) * T + static_cast<int64_t>(s.hd) * T);
   float* dS = scratch.data();
+  float* vt = dS + std::min(T, kQBlock) * T;  // V^T of the current KV head
   for (int64_t b = 0; b < s.B; ++b)
     for (int h = 0; h < s.H; ++h) {
       const float* Q = q + b * T * qd + h * s.hd;
@@ -207,10 +218,11 @@ void attention_backward(const AttnShape& s, const float* q, const float* k, cons
       float* dQ = dq + b * T * qd + h * s.hd;
       float* dK = dk + b * T * kvd + (h / G) * s.hd;
       float* dV = dv + b * T * kvd + (h / G) * s.hd;
+      if (h % G == 0) transpose_head(Vv, kvd, T, s.hd, vt);
       for (int64_t i0 = 0; i0 < T; i0 = block_end(i0, T, s.chunk)) {
         const int64_t i1 = block_end(i0, T, s.chunk), lo = first_key(i0, s.chunk), nk = i1 - lo, nq = i1 - i0;
         const float* Pb = P + i0 * T + lo;
-        sgemm(false, true, nq, nk, s.hd, 1.0f, dO + i0 * qd, qd, Vv + lo * kvd, kvd, 0.0f, dS, nk);  // dP
+        sgemm(false, false, nq, nk, s.hd, 1.0f, dO + i0 * qd, qd, vt + lo, T, 0.0f, dS, nk);  // dP
         for (int64_t i = i0; i < i1; ++i) {
           const float* pr = Pb + (i - i0) * T;
           float* r = dS + (i - i0) * nk;
