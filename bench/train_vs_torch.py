@@ -2,7 +2,7 @@
 """Training throughput of `herd train` against PyTorch (Debian python3-torch) on the same
 Llama-4-style MoE architecture, batch and sequence length, measured in one run.
 
-Both sides: fp32, one thread, AdamW, the same model shape. Each repeat runs herd and then torch;
+Both sides: fp32, one thread (torch's OpenBLAS included), AdamW, the same model shape. Each repeat runs herd and then torch;
 the reported numbers are medians over repeats of the median step time (first steps dropped).
 MFU = 6 x active parameters x tokens/s / peak, with the peak measured here as the best
 single-thread fp32 matmul rate (torch.mm, 1024^3).
@@ -19,6 +19,12 @@ import subprocess
 import sys
 import tempfile
 import time
+
+# One thread for torch means one BLAS thread too: torch.set_num_threads does not reach Debian's
+# OpenBLAS (pthreads build), which otherwise runs every matmul on all cores. These must be set
+# before torch loads the library.
+for _v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+    os.environ[_v] = "1"
 
 import torch
 import torch.nn.functional as F
@@ -197,7 +203,13 @@ def main():
         print(f"repeat {r}: herd {tokens / hs[-1]:.0f} tok/s, torch {tokens / ts[-1]:.0f} tok/s", file=sys.stderr)
     peak = peak_gflops()
     h, t = tokens / statistics.median(hs), tokens / statistics.median(ts)
+    import ctypes  # the BLAS torch uses must report one thread (see the top of this file)
+    try:
+        blas_threads = ctypes.CDLL("libopenblas.so.0").openblas_get_num_threads()
+    except (OSError, AttributeError):
+        blas_threads = None
     res = {"config": vars(a), "tokens_per_step": tokens, "params_active": active, "peak_gflops_1thread": peak,
+           "torch_blas_threads": blas_threads, "threads_in_process": len(os.listdir("/proc/self/task")),
            "herd_tokens_per_s": h, "torch_tokens_per_s": t, "speedup": h / t,
            "herd_mfu": 6 * active * h / (peak * 1e9), "torch_mfu": 6 * active * t / (peak * 1e9),
            "torch_version": torch.__version__}

@@ -19,12 +19,13 @@ void rmsnorm_backward(const float* x, const float* w, const float* rstd, const f
 
 // ---- linear, nn.Linear layout: y = x W^T, W [out, in]
 void linear_forward(const float* x, const float* W, float* y, int64_t N, int64_t in, int64_t out);
+// dx_beta 0: dx is overwritten instead of added into (saves zero-filling a fresh buffer).
 void linear_backward(const float* x, const float* W, const float* dy, float* dx, float* dW, int64_t N, int64_t in,
-                     int64_t out);
+                     int64_t out, float dx_beta = 1.0f);
 // ---- matmul, fused-expert layout: y = x W, W [in, out]
 void matmul_forward(const float* x, const float* W, float* y, int64_t N, int64_t in, int64_t out);
 void matmul_backward(const float* x, const float* W, const float* dy, float* dx, float* dW, int64_t N, int64_t in,
-                     int64_t out);
+                     int64_t out, float dx_beta = 1.0f);
 
 // ---- RoPE, interleaved pairs (2i, 2i+1), rows at positions pos[n]; in place. cs/sn are the
 // per-(position, pair) tables from rope_tables. The backward rotates by the negative angle.

@@ -9,6 +9,7 @@
 #include "core/error.h"
 #include "formats/hf_model_loader.h"
 #include "runtime/sampler.h"
+#include "kernels/sgemm.h"
 #include "train/blocks.h"
 
 namespace herd::train {
@@ -194,7 +195,8 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
   if (static_cast<int64_t>(cs_.size()) < T * (hd / 2)) rope_tables(c.rope_inv_freq(), std::max<int64_t>(T, 64), cs_, sn_);
   acts_.resize(c.n_layers);
 
-  std::vector<float> h(N * D);
+  std::vector<float>& h = h_;  // kept across steps: no fresh pages every forward
+  h.resize(N * D);
   embedding_forward(ids, N, w_.data() + embed_, D, h.data());
   const float* w = w_.data();
   for (int l = 0; l < c.n_layers; ++l) {
@@ -232,15 +234,12 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
     a.probs.resize(B * c.n_heads * T * T);
     a.ao.resize(N * qd);
     attention_forward(as, a.q.data(), a.k.data(), a.v.data(), a.ao.data(), a.probs.data());
-    std::vector<float> proj(N * D);
-    linear_forward(a.ao.data(), w + L.o, proj.data(), N, qd, D);
-    for (int64_t i = 0; i < N * D; ++i) h[i] += proj[i];
+    sgemm(false, true, N, D, qd, 1.0f, a.ao.data(), qd, w + L.o, qd, 1.0f, h.data(), D);  // h += o_proj(ao)
     a.h_mid = h;
     a.fn.resize(N * D);
     a.rstd2.resize(N);
     rmsnorm_forward(h.data(), w + L.ffn_norm, a.fn.data(), a.rstd2.data(), N, D, eps);
-    ffn_forward(l, a, N, B, T);  // FFN output in dtmp_
-    for (int64_t i = 0; i < N * D; ++i) h[i] += dtmp_[i];
+    ffn_forward(l, a, N, B, T, h.data());  // h += FFN(fn)
   }
   h_final_ = h;
   hn_.resize(N * D);
@@ -254,8 +253,8 @@ double TrainModel::forward(const int32_t* ids, const int32_t* targets, int64_t B
 }
 
 // Shared expert / dense FFN, then (MoE) router, balancing losses and routed experts. The FFN
-// output [N, D] is left in dtmp_.
-void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T) {
+// output [N, D] is added into out (the residual stream).
+void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T, float* out) {
   const ModelConfig& c = c_;
   const LayerPtrs& L = lp_[l];
   const int64_t D = c.hidden_size, F = L.F;
@@ -266,8 +265,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
   linear_forward(a.fn.data(), w + L.sh_gate, a.sh_g.data(), N, D, F);
   linear_forward(a.fn.data(), w + L.sh_up, a.sh_u.data(), N, D, F);
   swiglu_forward(a.sh_g.data(), a.sh_u.data(), a.sh_act.data(), N, F, F);
-  dtmp_.resize(N * D);
-  linear_forward(a.sh_act.data(), w + L.sh_down, dtmp_.data(), N, F, D);
+  sgemm(false, true, N, D, F, 1.0f, a.sh_act.data(), F, w + L.sh_down, F, 1.0f, out, D);
   if (!c.is_moe(l)) return;
 
   const int E = c.n_experts, k = c.top_k;
@@ -407,7 +405,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
     float* dst = a.x_e.data() + r * D;
     for (int64_t i = 0; i < D; ++i) dst[i] = src[i] * s;
   }
-  std::vector<float> y;
+  std::vector<float>& y = ye_;
   for (int e = 0; e < E; ++e) {
     const int64_t r0 = a.offs[e], n = a.offs[e + 1] - r0;
     if (n == 0) continue;
@@ -421,7 +419,7 @@ void TrainModel::ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t 
     matmul_forward(act, Wd, y.data(), n, FE, D);
     for (int64_t r = 0; r < n; ++r) {
       const int64_t t = a.order[r0 + r] / k;
-      float* dst = dtmp_.data() + t * D;
+      float* dst = out + t * D;
       const float* src = y.data() + r * D;
       for (int64_t i = 0; i < D; ++i) dst[i] += src[i];
     }
@@ -440,25 +438,24 @@ void TrainModel::backward(float scale) {
   // lm_head and final norm
   std::vector<float>& dlogits = logits_;  // overwritten in place
   cross_entropy_backward(logits_.data(), lse_.data(), targets_.data(), N, V, scale, dlogits.data());
-  dh2_.assign(N * D, 0.0f);
-  linear_backward(hn_.data(), w + lm_head_, dlogits.data(), dh2_.data(), g + lm_head_, N, D, V);
+  dh2_.resize(N * D);
+  linear_backward(hn_.data(), w + lm_head_, dlogits.data(), dh2_.data(), g + lm_head_, N, D, V, 0.0f);
   dh_.assign(N * D, 0.0f);
   rmsnorm_backward(h_final_.data(), w + final_norm_, rstd_f_.data(), dh2_.data(), dh_.data(), g + final_norm_, N, D);
-  logits_.clear();  // no longer valid logits
 
   for (int l = c.n_layers - 1; l >= 0; --l) {
     const LayerPtrs& L = lp_[l];
     LayerActs& a = acts_[l];
     // FFN half: h_out = h_mid + FFN(rmsnorm(h_mid))
-    dfn_.assign(N * D, 0.0f);
-    ffn_backward(l, a, dh_.data(), dfn_.data(), N, scale);
+    dfn_.resize(N * D);
+    ffn_backward(l, a, dh_.data(), dfn_.data(), N, scale);  // overwrites dfn_
     rmsnorm_backward(a.h_mid.data(), w + L.ffn_norm, a.rstd2.data(), dfn_.data(), dh_.data(), g + L.ffn_norm, N, D);
     // attention half: h_mid = h_in + o_proj(attn(rmsnorm(h_in)))
-    dao_.assign(N * qd, 0.0f);
-    linear_backward(a.ao.data(), w + L.o, dh_.data(), dao_.data(), g + L.o, N, qd, D);
+    dao_.resize(N * qd);
+    linear_backward(a.ao.data(), w + L.o, dh_.data(), dao_.data(), g + L.o, N, qd, D, 0.0f);
     AttnShape as{B_, T_, c.n_heads, c.n_kv_heads, c.head_dim, c.is_chunked(l) ? c.chunk_size : 0,
                  static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
-    dq_.assign(N * qd, 0.0f);
+    dq_.resize(N * qd);  // overwritten by attention_backward
     dk_.assign(N * kvd, 0.0f);
     dv_.assign(N * kvd, 0.0f);
     attention_backward(as, a.q.data(), a.k.data(), a.v.data(), a.probs.data(), dao_.data(), dq_.data(), dk_.data(),
@@ -481,8 +478,8 @@ void TrainModel::backward(float scale) {
         for (int64_t i = 0; i < qd; ++i) dq_[n * qd + i] *= s;
       }
     }
-    dfn_.assign(N * D, 0.0f);  // reused as d(an)
-    linear_backward(a.an.data(), w + L.q, dq_.data(), dfn_.data(), g + L.q, N, D, qd);
+    // dfn_ reused as d(an)
+    linear_backward(a.an.data(), w + L.q, dq_.data(), dfn_.data(), g + L.q, N, D, qd, 0.0f);
     linear_backward(a.an.data(), w + L.k, dk_.data(), dfn_.data(), g + L.k, N, D, kvd);
     linear_backward(a.an.data(), w + L.v, dv_.data(), dfn_.data(), g + L.v, N, D, kvd);
     rmsnorm_backward(a.h_in.data(), w + L.attn_norm, a.rstd1.data(), dfn_.data(), dh_.data(), g + L.attn_norm, N, D);
@@ -497,13 +494,13 @@ void TrainModel::ffn_backward(int l, LayerActs& a, const float* dout, float* dfn
   const float* w = w_.data();
   float* g = g_.data();
   // shared expert / dense FFN
-  dact_.assign(N * F, 0.0f);
-  linear_backward(a.sh_act.data(), w + L.sh_down, dout, dact_.data(), g + L.sh_down, N, F, D);
+  dact_.resize(N * F);
+  linear_backward(a.sh_act.data(), w + L.sh_down, dout, dact_.data(), g + L.sh_down, N, F, D, 0.0f);
   dgu_.resize(2 * N * F);
   float* dg = dgu_.data();
   float* du = dgu_.data() + N * F;
   swiglu_backward(a.sh_g.data(), a.sh_u.data(), dact_.data(), dg, du, N, F, F);
-  linear_backward(a.fn.data(), w + L.sh_gate, dg, dfn, g + L.sh_gate, N, D, F);
+  linear_backward(a.fn.data(), w + L.sh_gate, dg, dfn, g + L.sh_gate, N, D, F, 0.0f);  // first write of dfn
   linear_backward(a.fn.data(), w + L.sh_up, du, dfn, g + L.sh_up, N, D, F);
   if (!c.is_moe(l)) return;
 
@@ -524,12 +521,12 @@ void TrainModel::ffn_backward(int l, LayerActs& a, const float* dout, float* dfn
       const int64_t t = a.order[r0 + r] / k;
       std::memcpy(dy_e_.data() + r * D, dout + t * D, D * sizeof(float));
     }
-    dact_.assign(n * FE, 0.0f);
-    matmul_backward(act, Wd, dy_e_.data(), dact_.data(), g + L.down + e * FE * D, n, FE, D);
+    dact_.resize(n * FE);
+    matmul_backward(act, Wd, dy_e_.data(), dact_.data(), g + L.down + e * FE * D, n, FE, D, 0.0f);
     dgu_.resize(n * 2 * FE);
     swiglu_backward(gu, gu + FE, dact_.data(), dgu_.data(), dgu_.data() + FE, n, FE, 2 * FE);
-    dx_e_.assign(n * D, 0.0f);
-    matmul_backward(x, Wgu, dgu_.data(), dx_e_.data(), g + L.gate_up + e * D * 2 * FE, n, D, 2 * FE);
+    dx_e_.resize(n * D);
+    matmul_backward(x, Wgu, dgu_.data(), dx_e_.data(), g + L.gate_up + e * D * 2 * FE, n, D, 2 * FE, 0.0f);
     // x = fn * s: dfn += s dx; ds = <dx, fn>; dz = ds s (1 - s)
     for (int64_t r = 0; r < n; ++r) {
       const int64_t slot = a.order[r0 + r], t = slot / k;

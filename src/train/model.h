@@ -51,7 +51,7 @@ class TrainModel {
   double forward(const int32_t* ids, const int32_t* targets, int64_t B, int64_t T);
   // Accumulates scale * d(CE + balancing losses)/d(weights) into grad(). Needs a forward with targets.
   void backward(float scale);
-  // Logits [B*T, vocab] of the last forward.
+  // Logits [B*T, vocab] of the last forward (backward overwrites them with their gradient).
   const std::vector<float>& logits() const { return logits_; }
   // Expert choices of every MoE layer in the last forward (to detect routing flips in tests).
   std::vector<int32_t> routing_signature() const;
@@ -74,7 +74,7 @@ class TrainModel {
     std::vector<float> x_e, gu_e, act_e;           // per slot, grouped
   };
   size_t add(const std::string& name, std::vector<int64_t> shape, bool decay);
-  void ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T);
+  void ffn_forward(int l, LayerActs& a, int64_t N, int64_t B, int64_t T, float* out);
   void ffn_backward(int l, LayerActs& a, const float* dout, float* dfn, int64_t N, float scale);
 
   ModelConfig c_;
@@ -91,7 +91,7 @@ class TrainModel {
   std::vector<int32_t> ids_, targets_;
   std::vector<int64_t> pos_;
   std::vector<LayerActs> acts_;
-  std::vector<float> h_final_, hn_, rstd_f_, logits_, lse_;
+  std::vector<float> h_, ye_, h_final_, hn_, rstd_f_, logits_, lse_;
   // backward scratch
   std::vector<float> dh_, dh2_, dtmp_, dq_, dk_, dv_, dao_, dscratch_, dfn_, dx_e_, dgu_, dact_, dy_e_, dz_;
 };

@@ -495,8 +495,7 @@ TrainSummary train(const TrainOptions& o) {
       continue;
     }
     bad_streak = 0;
-    clip_grad(m.grad(), gn, o.clip);
-    opt.step(m, lr, o.adam);
+    opt.step(m, lr, o.adam, clip_factor(gn, o.clip));  // clipping folded into the update
     for (int l : moe_layers)
       if (o.routing.bias_gamma > 0) update_expert_bias(m.router_state()[l].bias, m.router_state()[l].step_counts, o.routing.bias_gamma);
     const double dt = std::chrono::duration<double>(Clock::now() - t0).count();
