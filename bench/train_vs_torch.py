@@ -17,6 +17,7 @@ import statistics
 import struct
 import subprocess
 import sys
+import shutil
 import tempfile
 import time
 
@@ -190,6 +191,13 @@ def main():
     p.add_argument("--vocab", type=int, default=6144)
     a = p.parse_args()
     tmp = tempfile.mkdtemp(prefix="herd_bench_")
+    try:
+        run_all(a, tmp)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)  # data and checkpoints: hundreds of MB
+
+
+def run_all(a, tmp):
     data = os.path.join(tmp, "data")
     os.makedirs(data)
     make_data(data, a.vocab)
