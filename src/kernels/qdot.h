@@ -22,6 +22,9 @@ struct QActs {
   std::vector<int8_t> q;      // [T, n]
   std::vector<float> d;       // [T, n/32] (Q8_0) or [T, n/256] (Q8_K)
   std::vector<int32_t> sums;  // [T, n/32] sum of q per block (Q8_0) or [T, n/16] per 16 (Q8_K)
+  // Q8_0 only: [T, n/4] -128 * (sum of each 4 consecutive q), the start value of a vpdpbusd lane
+  // that multiplies weights stored as unsigned w + 128 (the AVX-512 Q8_0 kernel); empty for Q8_K.
+  std::vector<int32_t> c4;
 
   int64_t blocks() const { return kind == ActKind::Q8_0 ? n / 32 : n / 256; }
   int64_t n_sums() const { return kind == ActKind::Q8_0 ? n / 32 : n / 16; }
@@ -32,9 +35,11 @@ struct ActRow {
   const int8_t* q;
   const float* d;
   const int32_t* s;
+  const int32_t* c;  // QActs::c4 of this row (Q8_0 activations), else nullptr
 };
 inline ActRow act_row(const QActs& a, int64_t t) {
-  return {a.q.data() + t * a.n, a.d.data() + t * a.blocks(), a.sums.data() + t * a.n_sums()};
+  return {a.q.data() + t * a.n, a.d.data() + t * a.blocks(), a.sums.data() + t * a.n_sums(),
+          a.kind == ActKind::Q8_0 ? a.c4.data() + t * (a.n / 4) : nullptr};
 }
 
 // Quantizes x [T, n] (n a multiple of 32, or of 256 for Q8_K).

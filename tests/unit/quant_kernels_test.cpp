@@ -144,7 +144,12 @@ TEST(Quant, ActivationQuantization) {
     }
     EXPECT_EQ(a.sums[b], s);
   }
+  ASSERT_EQ(a.c4.size(), 512u / 4);  // -128 * each 4-sum (the AVX-512 Q8_0 kernel's lane offsets)
+  for (int i = 0; i < 128; ++i)
+    EXPECT_EQ(a.c4[i], -128 * (a.q[4 * i] + a.q[4 * i + 1] + a.q[4 * i + 2] + a.q[4 * i + 3]));
   quantize_acts(x.data(), 1, 512, ActKind::Q8_K, a);
+  EXPECT_TRUE(a.c4.empty());
+  EXPECT_EQ(act_row(a, 0).c, nullptr);
   for (int b = 0; b < 2; ++b) {
     int imax = 0;
     for (int j = 0; j < 256; ++j)
@@ -203,8 +208,9 @@ TEST(QDot, EveryKernelMatchesScalarAndDequantized) {
   std::mt19937 rng(11);
   int simd_checked = 0;
   for (DType t : kBlockTypes) {
-    // 288 / 2 blocks of 32 and 2 of 256 (odd counts exercise tails), and longer rows.
-    for (int64_t n : {int64_t{256}, int64_t{512}, int64_t{1280}, int64_t{96}}) {
+    // 288 / 2 blocks of 32 and 2 of 256 (odd counts exercise tails), and longer rows; for the
+    // 32-element types 544 / 1056 / 1088 leave 1 / 1 / 2 blocks after whole 16-block steps.
+    for (int64_t n : {int64_t{256}, int64_t{512}, int64_t{1280}, int64_t{96}, int64_t{544}, int64_t{1056}, int64_t{1088}}) {
       if (n % dtype_block_size(t) != 0) continue;
       for (int trial = 0; trial < 2; ++trial) {
         std::vector<uint8_t> w;
