@@ -36,14 +36,18 @@ class ThreadPool {
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_start_, cv_done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int active_ = 0;
+  std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for each job
+  std::atomic<bool> stop_{false};
+  int sleeping_ = 0;  // workers blocked on cv_start_ (under mu_)
 
-  // Current job.
+  // Current job. A worker takes part only while the job is open; the caller closes it once every
+  // block is claimed and then waits only for the workers still running a block (running_), never
+  // for one that has not woken up yet (on a busy machine that can take a whole time slice).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0, block_ = 1, n_blocks_ = 0;
   std::atomic<int64_t> next_block_{0};
+  std::atomic<bool> open_{false};
+  std::atomic<int> running_{0};
   std::atomic<bool> busy_{false};
 };
 
