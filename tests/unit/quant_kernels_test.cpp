@@ -367,4 +367,41 @@ TEST(QDot, MatmulFastAndExact) {
   }
 }
 
+// matmul_multi (one dispatch for several matrices on the same input, as q/k/v and gate/up) gives
+// exactly what separate matmul calls give: fused (decode, mixed types with one activation format,
+// rows that split unevenly over threads), unfused (mixed activation formats, T >= 4, exact mode).
+TEST(QDot, MatmulMultiMatchesSeparateCalls) {
+  std::mt19937 rng(41);
+  const int64_t cols = 512;
+  auto make = [&](DType t, int64_t rows, std::vector<uint8_t>& buf) {
+    auto wf = random_floats(rows * cols, rng, 0.05f);
+    buf.resize(rows * dtype_row_bytes(t, cols));
+    for (int64_t r = 0; r < rows; ++r) quant::quantize(t, wf.data() + r * cols, buf.data() + r * dtype_row_bytes(t, cols), cols);
+    return WeightMatrix{t, buf.data(), rows, cols, cols, false};
+  };
+  const DType sets[][3] = {{DType::Q8_0, DType::Q8_0, DType::Q8_0},
+                           {DType::Q8_0, DType::Q4_0, DType::Q5_0},
+                           {DType::Q4_K, DType::Q6_K, DType::Q4_K},
+                           {DType::Q8_0, DType::Q6_K, DType::Q4_K}};
+  for (const auto& types : sets) {
+    std::vector<uint8_t> b0, b1, b2;
+    const WeightMatrix W0 = make(types[0], 100, b0), W1 = make(types[1], 37, b1), W2 = make(types[2], 300, b2);
+    for (bool exact : {false, true}) {
+      set_matmul_exact(exact);
+      for (int64_t T : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{5}}) {
+        auto x = random_floats(T * cols, rng);
+        std::vector<float> y0(T * 100), y1(T * 37), y2(T * 300), r0(T * 100), r1(T * 37), r2(T * 300);
+        matmul(x.data(), T, W0, r0.data());
+        matmul(x.data(), T, W1, r1.data());
+        matmul(x.data(), T, W2, r2.data());
+        matmul_multi(x.data(), T, {{&W0, y0.data()}, {&W1, y1.data()}, {&W2, y2.data()}});
+        EXPECT_EQ(y0, r0) << dtype_name(types[0]) << " T=" << T << " exact " << exact;
+        EXPECT_EQ(y1, r1) << dtype_name(types[1]) << " T=" << T << " exact " << exact;
+        EXPECT_EQ(y2, r2) << dtype_name(types[2]) << " T=" << T << " exact " << exact;
+      }
+    }
+  }
+  set_matmul_exact(false);
+}
+
 }  // namespace
