@@ -91,7 +91,23 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   // A few blocks per thread balances uneven work without much scheduling cost.
   int64_t want_blocks = std::min<int64_t>((n + grain - 1) / grain, static_cast<int64_t>(threads) * 4);
-  block_ = (n + want_blocks - 1) / want_blocks;
+  run_job(n, (n + want_blocks - 1) / want_blocks, fn);
+}
+
+void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  chunk = std::max<int64_t>(1, chunk);
+  bool expected = false;
+  if (size() == 1 || n <= chunk || t_in_pool || !busy_.compare_exchange_strong(expected, true)) {
+    fn(0, n);
+    return;
+  }
+  run_job(n, chunk, fn);
+}
+
+// Runs a job on the pool; the caller owns busy_ and releases it.
+void ThreadPool::run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
+  block_ = block;
   n_ = n;
   n_blocks_ = (n + block_ - 1) / block_;
   fn_ = &fn;

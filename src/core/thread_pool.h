@@ -25,6 +25,11 @@ class ThreadPool {
   // Returns when all blocks are done. Nested calls from inside fn run serially.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Like parallel_for, but in blocks of exactly `chunk` items (the last one shorter) that threads
+  // claim one at a time: for long memory-bound loops on a shared machine, where a thread that is
+  // descheduled or slow should hold back only a small block at the end.
+  void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
+
   // Process-wide pool used by the kernels; its size is set once by the front end (-t).
   static ThreadPool& global();
   static void set_global_threads(int n);
@@ -32,6 +37,7 @@ class ThreadPool {
  private:
   void worker_loop();
   void run_blocks();
+  void run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;

@@ -123,6 +123,13 @@ void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int
   }
 }
 
+// Rows per block when threads split a decode matmul: ~64 KiB of weights (a multiple of kRowTile),
+// claimed one block at a time so that a thread descheduled on a busy machine holds back little.
+int64_t decode_chunk(const WeightMatrix& W) {
+  const int64_t rows = static_cast<int64_t>((64 << 10) / std::max<size_t>(1, W.row_stride()));
+  return std::max<int64_t>(kRowTile, rows / kRowTile * kRowTile);
+}
+
 // Block weights with 8-bit activations: the prefill GEMM from kGemmMinTokens tokens on, else
 // threads split the rows (dot_rows).
 void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QDotFn fn) {
@@ -144,8 +151,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       });
       return;
     }
-  const int64_t grain = T == 1 ? 32 : kRowTile;
-  ThreadPool::global().parallel_for(out, grain, [&](int64_t o0, int64_t o1) { dot_rows(W, fn, acts, y, o0, o1); });
+  ThreadPool::global().parallel_chunks(out, decode_chunk(W), [&](int64_t o0, int64_t o1) { dot_rows(W, fn, acts, y, o0, o1); });
 }
 
 }  // namespace
@@ -230,7 +236,7 @@ void matmul_multi(const float* x, int64_t T, std::initializer_list<MatmulOut> ou
   quantize_acts(x, T, W0.cols, act_kind(W0.type), acts);
   const MatmulOut* list = outs.begin();
   const int n = static_cast<int>(outs.size());
-  ThreadPool::global().parallel_for(start[n], T == 1 ? 32 : kRowTile, [&](int64_t g0, int64_t g1) {
+  ThreadPool::global().parallel_chunks(start[n], decode_chunk(W0), [&](int64_t g0, int64_t g1) {
     for (int k = 0; k < n; ++k) {
       const int64_t a = std::max(g0, start[k]), b = std::min(g1, start[k + 1]);
       if (a < b) dot_rows(*list[k].W, fns[k], acts, list[k].y, a - start[k], b - start[k]);
