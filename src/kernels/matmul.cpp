@@ -104,6 +104,11 @@ constexpr int64_t kRowTile = 16;
 void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int64_t o0, int64_t o1) {
   const int64_t in = W.cols, out = W.rows, T = acts.T;
   const size_t stride = W.row_stride();
+  if (T == 1)
+    if (QDotRowsFn rows_fn = qdot_rows_kernel(W.type)) {
+      rows_fn(in, W.data + o0 * stride, stride, o1 - o0, act_row(acts, 0), y + o0, static_cast<int>(kPrefetchRows));
+      return;
+    }
   ActRow rows[4];
   float res[4];
   for (int64_t r0 = o0; r0 < o1; r0 += kRowTile) {

@@ -250,6 +250,11 @@ QGemmFn qgemm_kernel(DType t) {
   return nullptr;
 }
 
+QDotRowsFn qdot_rows_kernel(DType t) {
+  if (use_avx512()) return avx512::qdot_rows_kernel(t);
+  return nullptr;
+}
+
 QDotFn qdot_kernel(DType t) {
   if (use_avx512())
     if (QDotFn f = avx512::qdot_kernel(t)) return f;

@@ -51,6 +51,13 @@ using QDotFn = void (*)(int64_t n, const uint8_t* w, const ActRow* a, int nt, fl
 // Best kernel for the CPU (honouring HERD_KERNELS); nullptr for F32/F16/BF16.
 QDotFn qdot_kernel(DType weight);
 
+// One token, many rows: y[i] = dot(weight row i, a) for i < nr rows starting at w, `stride` bytes
+// apart, prefetching the row `pf` rows ahead (0: none) within the range. The per-call setup of
+// the one-row kernel is paid once per range. nullptr where no such kernel exists (callers then
+// loop over QDotFn); equal to the QDotFn of the same kernel level row by row.
+using QDotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf);
+QDotRowsFn qdot_rows_kernel(DType weight);
+
 namespace scalar {
 QDotFn qdot_kernel(DType weight);
 // One row of quantize_acts.
@@ -61,6 +68,7 @@ QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
 }
 namespace avx512 {
 QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
+QDotRowsFn qdot_rows_kernel(DType weight);  // Q8_0 only
 }
 
 }  // namespace herd

@@ -252,4 +252,21 @@ QDotFn qdot_kernel(DType t) {
   return kernel_for(t);
 }
 
+namespace {
+void q8_0_rows(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf) {
+  for (int64_t r = 0; r < nr; ++r) {
+    if (pf > 0 && r + pf < nr) {
+      const char* p = reinterpret_cast<const char*>(w + (r + pf) * stride);
+      for (size_t off = 0; off < stride; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+    }
+    dot_q8_0<1>(n, w + r * stride, &a, y + r);
+  }
+}
+}  // namespace
+
+QDotRowsFn qdot_rows_kernel(DType t) {
+  if (!cpu_features().avx512vnni) return nullptr;
+  return t == DType::Q8_0 ? q8_0_rows : nullptr;
+}
+
 }  // namespace herd::avx512
