@@ -1,7 +1,6 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
-#include <chrono>
 #include <memory>
 
 namespace herd {
@@ -39,24 +38,16 @@ inline void cpu_relax() {
 constexpr int kSpinPolls = 256;
 // The caller polls this many times for workers still finishing a block before it sleeps.
 constexpr int kDonePolls = 256;
-// parallel_chunks calls run on the caller alone after one where waiting for the workers cost more
-// than they saved (a few decode tokens' worth of matmuls).
-constexpr int kSoloJobs = 256;
-// "Cost more": the wait exceeded this share of the time the workers' blocks would have taken the
-// caller (a wake-up after the wait and the shared cache lines cost the caller some more).
-constexpr double kWaitShare = 0.5;
 }  // namespace
 
-int64_t ThreadPool::run_blocks() {
-  int64_t done = 0;
-  for (;; ++done) {
+void ThreadPool::run_blocks() {
+  for (;;) {
     int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
     if (b >= n_blocks_) break;
     int64_t begin = b * block_;
     int64_t end = std::min(n_, begin + block_);
     (*fn_)(begin, end);
   }
-  return done;
 }
 
 void ThreadPool::worker_loop() {
@@ -111,17 +102,11 @@ void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<v
     fn(0, n);
     return;
   }
-  if (solo_jobs_ > 0) {
-    --solo_jobs_;
-    fn(0, n);
-    busy_.store(false);
-    return;
-  }
-  if (run_job(n, chunk, fn)) solo_jobs_ = kSoloJobs;
+  run_job(n, chunk, fn);
 }
 
-bool ThreadPool::run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
-  using clock = std::chrono::steady_clock;
+// Runs a job on the pool; the caller owns busy_ and releases it.
+void ThreadPool::run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
   block_ = block;
   n_ = n;
   n_blocks_ = (n + block_ - 1) / block_;
@@ -135,30 +120,18 @@ bool ThreadPool::run_job(int64_t n, int64_t block, const std::function<void(int6
     wake = sleeping_ > 0;
   }
   if (wake) cv_start_.notify_all();
-  const clock::time_point t0 = clock::now();
   t_in_pool = true;
-  const int64_t mine = run_blocks();
+  run_blocks();
   t_in_pool = false;
   // Every block is claimed: close the job and wait for the workers still running one.
   open_.store(false);
-  const clock::time_point t1 = clock::now();
-  bool waited = false;
   for (int i = 0; running_.load() != 0 && i < kDonePolls; ++i) cpu_relax();
   if (running_.load() != 0) {
     std::unique_lock<std::mutex> lk(mu_);
     cv_done_.wait(lk, [&] { return running_.load() == 0; });
-    waited = true;
-  }
-  bool costly = false;
-  if (waited && mine > 0) {
-    // The workers' blocks at the caller's pace, against the time spent waiting for them.
-    const double per_block = std::chrono::duration<double>(t1 - t0).count() / static_cast<double>(mine);
-    const double saved = per_block * static_cast<double>(n_blocks_ - mine);
-    costly = std::chrono::duration<double>(clock::now() - t1).count() > kWaitShare * saved;
   }
   fn_ = nullptr;
   busy_.store(false);
-  return costly;
 }
 
 ThreadPool& ThreadPool::global() {

@@ -27,10 +27,7 @@ class ThreadPool {
 
   // Like parallel_for, but in blocks of exactly `chunk` items (the last one shorter) that threads
   // claim one at a time: for long memory-bound loops on a shared machine, where a thread that is
-  // descheduled or slow should hold back only a small block at the end. When waiting for the
-  // workers cost the caller more than their blocks saved it, the next kSoloJobs calls run on the
-  // caller alone (a busy machine that keeps descheduling the workers; decode's ~50 jobs per token
-  // would otherwise each wait for one), then the pool is tried again.
+  // descheduled or slow should hold back only a small block at the end.
   void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
 
   // Process-wide pool used by the kernels; its size is set once by the front end (-t).
@@ -39,10 +36,8 @@ class ThreadPool {
 
  private:
   void worker_loop();
-  int64_t run_blocks();  // returns the number of blocks this thread ran
-  // Runs a job on the pool (the caller owns busy_ and releases it); returns true when the caller
-  // waited longer for the workers than their blocks would have taken it.
-  bool run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
+  void run_blocks();
+  void run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -60,7 +55,6 @@ class ThreadPool {
   std::atomic<bool> open_{false};
   std::atomic<int> running_{0};
   std::atomic<bool> busy_{false};
-  int solo_jobs_ = 0;  // parallel_chunks calls left to run on the caller alone (owner of busy_ only)
 };
 
 }  // namespace herd
