@@ -26,6 +26,20 @@ ThreadPool::~ThreadPool() {
   for (auto& t : workers_) t.join();
 }
 
+namespace {
+inline void cpu_relax() {
+#if defined(__x86_64__) || defined(__i386__)
+  __builtin_ia32_pause();
+#endif
+}
+// A worker polls for the next job this many times (some microseconds with x86 PAUSE) before it
+// sleeps: decode issues a few dozen short jobs per token, microseconds apart. Kept short: on a
+// busy machine a spinning worker may share a core with the caller and take its time.
+constexpr int kSpinPolls = 256;
+// The caller polls this many times for workers still finishing a block before it sleeps.
+constexpr int kDonePolls = 256;
+}  // namespace
+
 void ThreadPool::run_blocks() {
   for (;;) {
     int64_t b = next_block_.fetch_add(1, std::memory_order_relaxed);
@@ -40,16 +54,27 @@ void ThreadPool::worker_loop() {
   t_in_pool = true;
   uint64_t seen = 0;
   for (;;) {
-    {
-      std::unique_lock<std::mutex> lk(mu_);
-      cv_start_.wait(lk, [&] { return stop_ || generation_ != seen; });
-      if (stop_) return;
-      seen = generation_;
+    uint64_t g = generation_.load(std::memory_order_acquire);
+    for (int i = 0; g == seen && i < kSpinPolls && !stop_.load(std::memory_order_relaxed); ++i) {
+      cpu_relax();
+      g = generation_.load(std::memory_order_acquire);
     }
-    run_blocks();
-    {
+    if (g == seen) {
+      std::unique_lock<std::mutex> lk(mu_);
+      ++sleeping_;
+      cv_start_.wait(lk, [&] { return stop_.load() || generation_.load() != seen; });
+      --sleeping_;
+      g = generation_.load();
+    }
+    if (stop_.load()) return;
+    seen = g;
+    // Join the job that is open now (the one announced, or a later one: either way its fields
+    // were written before it opened and stay put until running_ drops back to zero).
+    running_.fetch_add(1);
+    if (open_.load()) run_blocks();
+    if (running_.fetch_sub(1) == 1) {
       std::lock_guard<std::mutex> lk(mu_);
-      if (--active_ == 0) cv_done_.notify_one();
+      cv_done_.notify_one();
     }
   }
 }
@@ -66,23 +91,44 @@ void ThreadPool::parallel_for(int64_t n, int64_t grain, const std::function<void
   }
   // A few blocks per thread balances uneven work without much scheduling cost.
   int64_t want_blocks = std::min<int64_t>((n + grain - 1) / grain, static_cast<int64_t>(threads) * 4);
-  block_ = (n + want_blocks - 1) / want_blocks;
+  run_job(n, (n + want_blocks - 1) / want_blocks, fn);
+}
+
+void ThreadPool::parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn) {
+  if (n <= 0) return;
+  chunk = std::max<int64_t>(1, chunk);
+  bool expected = false;
+  if (size() == 1 || n <= chunk || t_in_pool || !busy_.compare_exchange_strong(expected, true)) {
+    fn(0, n);
+    return;
+  }
+  run_job(n, chunk, fn);
+}
+
+// Runs a job on the pool; the caller owns busy_ and releases it.
+void ThreadPool::run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn) {
+  block_ = block;
   n_ = n;
   n_blocks_ = (n + block_ - 1) / block_;
   fn_ = &fn;
   next_block_.store(0, std::memory_order_relaxed);
+  open_.store(true);
+  bool wake;
   {
     std::lock_guard<std::mutex> lk(mu_);
-    active_ = static_cast<int>(workers_.size());
-    ++generation_;
+    generation_.fetch_add(1);
+    wake = sleeping_ > 0;
   }
-  cv_start_.notify_all();
+  if (wake) cv_start_.notify_all();
   t_in_pool = true;
   run_blocks();
   t_in_pool = false;
-  {
+  // Every block is claimed: close the job and wait for the workers still running one.
+  open_.store(false);
+  for (int i = 0; running_.load() != 0 && i < kDonePolls; ++i) cpu_relax();
+  if (running_.load() != 0) {
     std::unique_lock<std::mutex> lk(mu_);
-    cv_done_.wait(lk, [&] { return active_ == 0; });
+    cv_done_.wait(lk, [&] { return running_.load() == 0; });
   }
   fn_ = nullptr;
   busy_.store(false);

@@ -25,6 +25,11 @@ class ThreadPool {
   // Returns when all blocks are done. Nested calls from inside fn run serially.
   void parallel_for(int64_t n, int64_t grain, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Like parallel_for, but in blocks of exactly `chunk` items (the last one shorter) that threads
+  // claim one at a time: for long memory-bound loops on a shared machine, where a thread that is
+  // descheduled or slow should hold back only a small block at the end.
+  void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
+
   // Process-wide pool used by the kernels; its size is set once by the front end (-t).
   static ThreadPool& global();
   static void set_global_threads(int n);
@@ -32,18 +37,23 @@ class ThreadPool {
  private:
   void worker_loop();
   void run_blocks();
+  void run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
   std::condition_variable cv_start_, cv_done_;
-  uint64_t generation_ = 0;
-  bool stop_ = false;
-  int active_ = 0;
+  std::atomic<uint64_t> generation_{0};  // bumped (under mu_) for each job
+  std::atomic<bool> stop_{false};
+  int sleeping_ = 0;  // workers blocked on cv_start_ (under mu_)
 
-  // Current job.
+  // Current job. A worker takes part only while the job is open; the caller closes it once every
+  // block is claimed and then waits only for the workers still running a block (running_), never
+  // for one that has not woken up yet (on a busy machine that can take a whole time slice).
   const std::function<void(int64_t, int64_t)>* fn_ = nullptr;
   int64_t n_ = 0, block_ = 1, n_blocks_ = 0;
   std::atomic<int64_t> next_block_{0};
+  std::atomic<bool> open_{false};
+  std::atomic<int> running_{0};
   std::atomic<bool> busy_{false};
 };
 

@@ -104,9 +104,46 @@ QGemmFn prefill_gemm_kernel(DType t) {
   return qgemm_kernel(t);
 }
 
-// Block weights with 8-bit activations. Threads split the rows; each thread walks its rows in
-// tiles of kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes
-// over it (decode: T = 1, so this is a plain row split).
+// Rows [o0, o1) of y = acts · Wᵀ (y is [T, W.rows]) with the one-row dot kernel, in tiles of
+// kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes over it
+// (decode: T = 1, so this is a plain walk over the rows).
+constexpr int64_t kRowTile = 16;
+void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int64_t o0, int64_t o1) {
+  const int64_t in = W.cols, out = W.rows, T = acts.T;
+  const size_t stride = W.row_stride();
+  if (T == 1)
+    if (QDotRowsFn rows_fn = qdot_rows_kernel(W.type)) {
+      rows_fn(in, W.data + o0 * stride, stride, o1 - o0, act_row(acts, 0), y + o0, static_cast<int>(kPrefetchRows));
+      return;
+    }
+  ActRow rows[4];
+  float res[4];
+  for (int64_t r0 = o0; r0 < o1; r0 += kRowTile) {
+    const int64_t r1 = std::min(o1, r0 + kRowTile);
+    for (int64_t t0 = 0; t0 < T; t0 += 4) {
+      const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
+      for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
+      for (int64_t o = r0; o < r1; ++o) {
+        if (t0 == 0 && o + kPrefetchRows < o1) {
+          const char* p = reinterpret_cast<const char*>(W.data + (o + kPrefetchRows) * stride);
+          for (size_t off = 0; off < stride; off += 64) __builtin_prefetch(p + off, 0, 3);
+        }
+        fn(in, W.data + o * stride, rows, nt, res);
+        for (int j = 0; j < nt; ++j) y[(t0 + j) * out + o] = res[j];
+      }
+    }
+  }
+}
+
+// Rows per block when threads split a decode matmul: ~64 KiB of weights (a multiple of kRowTile),
+// claimed one block at a time so that a thread descheduled on a busy machine holds back little.
+int64_t decode_chunk(const WeightMatrix& W) {
+  const int64_t rows = static_cast<int64_t>((64 << 10) / std::max<size_t>(1, W.row_stride()));
+  return std::max<int64_t>(kRowTile, rows / kRowTile * kRowTile);
+}
+
+// Block weights with 8-bit activations: the prefill GEMM from kGemmMinTokens tokens on, else
+// threads split the rows (dot_rows).
 void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QDotFn fn) {
   const int64_t in = W.cols, out = W.rows;
   thread_local QActs tl_acts;
@@ -126,28 +163,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       });
       return;
     }
-  constexpr int64_t kRowTile = 16;
-  const int64_t grain = T == 1 ? 32 : kRowTile;
-  const size_t stride = W.row_stride();
-  ThreadPool::global().parallel_for(out, grain, [&](int64_t o0, int64_t o1) {
-    ActRow rows[4];
-    float res[4];
-    for (int64_t r0 = o0; r0 < o1; r0 += kRowTile) {
-      const int64_t r1 = std::min(o1, r0 + kRowTile);
-      for (int64_t t0 = 0; t0 < T; t0 += 4) {
-        const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
-        for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
-        for (int64_t o = r0; o < r1; ++o) {
-          if (t0 == 0 && o + kPrefetchRows < o1) {
-            const char* p = reinterpret_cast<const char*>(W.data + (o + kPrefetchRows) * stride);
-            for (size_t off = 0; off < stride; off += 64) __builtin_prefetch(p + off, 0, 3);
-          }
-          fn(in, W.data + o * stride, rows, nt, res);
-          for (int j = 0; j < nt; ++j) y[(t0 + j) * out + o] = res[j];
-        }
-      }
-    }
-  });
+  ThreadPool::global().parallel_chunks(out, decode_chunk(W), [&](int64_t o0, int64_t o1) { dot_rows(W, fn, acts, y, o0, o1); });
 }
 
 }  // namespace
@@ -203,6 +219,39 @@ void matmul_panels_sgemm(const float* x, int64_t T, const WeightMatrix& W, float
         }
         sgemm(false, false, T, n, in, 1.0f, x, in, b, ldb, 0.0f, y + o0, out);
       }
+    }
+  });
+}
+
+void matmul_multi(const float* x, int64_t T, std::initializer_list<MatmulOut> outs) {
+  if (T <= 0 || outs.size() == 0) return;
+  const WeightMatrix& W0 = *outs.begin()->W;
+  // One dispatch for all matrices where each would take the one-row dot kernels (decode).
+  bool fuse = T < kGemmMinTokens && !matmul_exact() && outs.size() <= 4;
+  QDotFn fns[4] = {};
+  int64_t start[5] = {0};
+  int i = 0;
+  for (const MatmulOut& m : outs) {
+    if (!fuse) break;
+    const WeightMatrix& W = *m.W;
+    fuse = dtype_is_quantized(W.type) && !W.in_major && W.cols == W0.cols && act_kind(W.type) == act_kind(W0.type) &&
+           (fns[i] = qdot_kernel(W.type)) != nullptr;
+    start[i + 1] = start[i] + W.rows;
+    ++i;
+  }
+  if (!fuse) {
+    for (const MatmulOut& m : outs) matmul(x, T, *m.W, m.y);
+    return;
+  }
+  thread_local QActs tl_acts;
+  QActs& acts = tl_acts;
+  quantize_acts(x, T, W0.cols, act_kind(W0.type), acts);
+  const MatmulOut* list = outs.begin();
+  const int n = static_cast<int>(outs.size());
+  ThreadPool::global().parallel_chunks(start[n], decode_chunk(W0), [&](int64_t g0, int64_t g1) {
+    for (int k = 0; k < n; ++k) {
+      const int64_t a = std::max(g0, start[k]), b = std::min(g1, start[k + 1]);
+      if (a < b) dot_rows(*list[k].W, fns[k], acts, list[k].y, a - start[k], b - start[k]);
     }
   });
 }

@@ -5,6 +5,7 @@
 // Block-quantized types (GGUF) are out-major only: row o starts o * dtype_row_bytes(type, ld)
 // bytes into data and is a run of whole blocks (ld and cols multiples of the block size).
 #include <cstdint>
+#include <initializer_list>
 
 #include "core/dtype.h"
 
@@ -34,6 +35,16 @@ struct WeightMatrix {
 // weights are dequantized and multiplied with f32 activations instead (slower; matches a float
 // reference on the dequantized weights to rounding).
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y);
+
+// matmul for up to 4 matrices on the same input x [T, cols] (e.g. q/k/v, gate/up): y_i = x · W_iᵀ.
+// Where every one would take the one-row dot kernels (T < 4, block-quantized, one activation
+// format) x is quantized once and all their rows are split over the pool in one dispatch; the
+// results are those of separate matmul calls. Otherwise it is one matmul per matrix.
+struct MatmulOut {
+  const WeightMatrix* W;
+  float* y;
+};
+void matmul_multi(const float* x, int64_t T, std::initializer_list<MatmulOut> outs);
 
 // Process-wide choice; the default comes from $HERD_MATMUL ("exact" or "fast"; fast if unset).
 void set_matmul_exact(bool exact);

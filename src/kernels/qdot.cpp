@@ -72,6 +72,8 @@ void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a)
   a.q.resize(T * n);
   a.d.resize(T * a.blocks());
   a.sums.resize(T * a.n_sums());
+  if (kind == ActKind::Q8_0) a.c4.resize(T * (n / 4));
+  else a.c4.clear();
   const bool vec = use_avx512();
   for (int64_t t = 0; t < T; ++t) {
     ActRow r = act_row(a, t);
@@ -80,6 +82,10 @@ void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a)
     int32_t* s = const_cast<int32_t*>(r.s);
     if (vec) avx512::quantize_act_row(x + t * n, n, kind, q, d, s);
     else scalar::quantize_act_row(x + t * n, n, kind, q, d, s);
+    if (kind == ActKind::Q8_0) {
+      int32_t* c = a.c4.data() + t * (n / 4);
+      for (int64_t i = 0; i < n / 4; ++i) c[i] = -128 * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
+    }
   }
 }
 
@@ -248,6 +254,11 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
 
 QGemmFn qgemm_kernel(DType t) {
   if (use_avx512()) return avx512::qgemm_kernel(t);
+  return nullptr;
+}
+
+QDotRowsFn qdot_rows_kernel(DType t) {
+  if (use_avx512()) return avx512::qdot_rows_kernel(t);
   return nullptr;
 }
 

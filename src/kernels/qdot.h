@@ -22,6 +22,9 @@ struct QActs {
   std::vector<int8_t> q;      // [T, n]
   std::vector<float> d;       // [T, n/32] (Q8_0) or [T, n/256] (Q8_K)
   std::vector<int32_t> sums;  // [T, n/32] sum of q per block (Q8_0) or [T, n/16] per 16 (Q8_K)
+  // Q8_0 only: [T, n/4] -128 * (sum of each 4 consecutive q), the start value of a vpdpbusd lane
+  // that multiplies weights stored as unsigned w + 128 (the AVX-512 Q8_0 kernel); empty for Q8_K.
+  std::vector<int32_t> c4;
 
   int64_t blocks() const { return kind == ActKind::Q8_0 ? n / 32 : n / 256; }
   int64_t n_sums() const { return kind == ActKind::Q8_0 ? n / 32 : n / 16; }
@@ -32,9 +35,11 @@ struct ActRow {
   const int8_t* q;
   const float* d;
   const int32_t* s;
+  const int32_t* c;  // QActs::c4 of this row (Q8_0 activations), else nullptr
 };
 inline ActRow act_row(const QActs& a, int64_t t) {
-  return {a.q.data() + t * a.n, a.d.data() + t * a.blocks(), a.sums.data() + t * a.n_sums()};
+  return {a.q.data() + t * a.n, a.d.data() + t * a.blocks(), a.sums.data() + t * a.n_sums(),
+          a.kind == ActKind::Q8_0 ? a.c4.data() + t * (a.n / 4) : nullptr};
 }
 
 // Quantizes x [T, n] (n a multiple of 32, or of 256 for Q8_K).
@@ -46,6 +51,13 @@ using QDotFn = void (*)(int64_t n, const uint8_t* w, const ActRow* a, int nt, fl
 // Best kernel for the CPU (honouring HERD_KERNELS); nullptr for F32/F16/BF16.
 QDotFn qdot_kernel(DType weight);
 
+// One token, many rows: y[i] = dot(weight row i, a) for i < nr rows starting at w, `stride` bytes
+// apart, prefetching the row `pf` rows ahead (0: none) within the range. The per-call setup of
+// the one-row kernel is paid once per range. nullptr where no such kernel exists (callers then
+// loop over QDotFn); equal to the QDotFn of the same kernel level row by row.
+using QDotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf);
+QDotRowsFn qdot_rows_kernel(DType weight);
+
 namespace scalar {
 QDotFn qdot_kernel(DType weight);
 // One row of quantize_acts.
@@ -56,6 +68,7 @@ QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
 }
 namespace avx512 {
 QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
+QDotRowsFn qdot_rows_kernel(DType weight);  // Q8_0 only
 }
 
 }  // namespace herd

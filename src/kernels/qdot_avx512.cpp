@@ -4,6 +4,8 @@
 // Only used when cpu_features() reports AVX-512 VNNI.
 #include <immintrin.h>
 
+#include <algorithm>
+
 #include "core/quants.h"
 #include "kernels/cpu_features.h"
 #include "kernels/qdot.h"
@@ -26,73 +28,111 @@ inline __m512i cat_epi32(int a, int b) { return cat256(_mm256_set1_epi32(a), _mm
 
 // ---- 32-element block types, two blocks per step ----
 
-// Unsigned bytes for blocks b and b+1 (elements in order) and the offset each weight carries.
+// Q4_0 / Q5_0: unsigned bytes for blocks b and b+1 (elements in order); the offset each weight
+// carries (8 / 16) is removed by the caller.
 template <DType T>
 inline __m512i unpack2(const uint8_t* A, const uint8_t* B) {
-  if constexpr (T == DType::Q8_0) {
-    const __m512i w = cat256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(A + 2)),
-                             _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 2)));
-    return _mm512_xor_si512(w, _mm512_set1_epi8(static_cast<char>(0x80)));  // w + 128
-  } else {
-    const int off = T == DType::Q4_0 ? 2 : 6;
-    const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(B + off)),
-                                       _mm_loadu_si128(reinterpret_cast<const __m128i*>(A + off)));
-    const __m256i m = _mm256_set1_epi8(15);
-    const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
-    // [loA loB hiA hiB] -> [loA hiA loB hiB]
-    __m512i u = _mm512_shuffle_i64x2(cat256(lo, hi), cat256(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
-    if constexpr (T == DType::Q5_0) {
-      const uint64_t bits = static_cast<uint64_t>(rd32(A + 2)) | static_cast<uint64_t>(rd32(B + 2)) << 32;
-      u = _mm512_or_si512(u, _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(16)));
-    }
-    return u;
+  const int off = T == DType::Q4_0 ? 2 : 6;
+  const __m256i v = _mm256_set_m128i(_mm_loadu_si128(reinterpret_cast<const __m128i*>(B + off)),
+                                     _mm_loadu_si128(reinterpret_cast<const __m128i*>(A + off)));
+  const __m256i m = _mm256_set1_epi8(15);
+  const __m256i lo = _mm256_and_si256(v, m), hi = _mm256_and_si256(_mm256_srli_epi16(v, 4), m);
+  // [loA loB hiA hiB] -> [loA hiA loB hiB]
+  __m512i u = _mm512_shuffle_i64x2(cat256(lo, hi), cat256(lo, hi), _MM_SHUFFLE(3, 1, 2, 0));
+  if constexpr (T == DType::Q5_0) {
+    const uint64_t bits = static_cast<uint64_t>(rd32(A + 2)) | static_cast<uint64_t>(rd32(B + 2)) << 32;
+    u = _mm512_or_si512(u, _mm512_maskz_mov_epi8(bits, _mm512_set1_epi8(16)));
   }
+  return u;
+}
+
+// ---- Q8_0 ----
+
+// Q8_0 weights, 16 blocks (544 bytes) per step. The weights go into vpdpbusd as unsigned w + 128
+// (one xor); each lane starts from the activation's precomputed -128 * (sum of its 4 x) (QActs::c4),
+// so the offset costs one load instead of per-block arithmetic. The step's 16 weight scales are
+// staged once into one vector (times the activation scales), and each 2-block product takes its
+// lanes' scales with one permute. Two accumulators per token break the FMA dependency chain.
+// nc < 16 (the row's last step): lanes of missing blocks are masked to zero.
+template <int NT, bool FULL>
+inline void q8_0_step(const uint8_t* blk, int nc, const ActRow* a, int64_t b0, __m512 (&acc)[2][NT]) {
+  constexpr size_t bb = 34;
+  alignas(32) uint16_t dw16[16];
+  if constexpr (FULL) {
+    for (int i = 0; i < 16; ++i) dw16[i] = rd16(blk + bb * i);
+  } else {
+    for (int i = 0; i < 16; ++i) dw16[i] = i < nc ? rd16(blk + bb * i) : 0;
+  }
+  const __m512 dw = _mm512_cvtph_ps(_mm256_load_si256(reinterpret_cast<const __m256i*>(dw16)));
+  const __mmask16 mb = FULL ? 0xffff : static_cast<__mmask16>((1u << nc) - 1);
+  __m512 sc[NT];
+  for (int j = 0; j < NT; ++j) sc[j] = _mm512_mul_ps(dw, _mm512_maskz_loadu_ps(mb, a[j].d + b0));
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+#pragma GCC unroll 8
+  for (int k = 0; k < 8; ++k) {
+    if (!FULL && 2 * k >= nc) break;
+    // 16 lanes: block 2k (low half), 2k+1 (high half; masked off when past the row's end)
+    const __mmask16 ml = FULL || 2 * k + 1 < nc ? 0xffff : 0x00ff;
+    const uint8_t* A = blk + 2 * bb * k;
+    const __m256i lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(A + 2));
+    const __m256i hi = FULL || 2 * k + 1 < nc ? _mm256_loadu_si256(reinterpret_cast<const __m256i*>(A + bb + 2)) : _mm256_setzero_si256();
+    const __m512i u = _mm512_xor_si512(cat256(lo, hi), bias);
+    const __m512i idx = cat_epi32(2 * k, 2 * k + 1);
+    const int64_t e = (b0 + 2 * k) * 32;  // first element
+    for (int j = 0; j < NT; ++j) {
+      __m512i s;
+      if (FULL)
+        s = _mm512_dpbusd_epi32(_mm512_loadu_si512(a[j].c + e / 4), u, _mm512_loadu_si512(a[j].q + e));
+      else
+        s = _mm512_maskz_dpbusd_epi32(ml, _mm512_maskz_loadu_epi32(ml, a[j].c + e / 4), u, _mm512_maskz_loadu_epi32(ml, a[j].q + e));
+      acc[k & 1][j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), _mm512_permutexvar_ps(idx, sc[j]), acc[k & 1][j]);
+    }
+  }
+}
+
+template <int NT>
+void dot_q8_0(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
+  const int64_t nb = n / 32;
+  __m512 acc[2][NT];
+  for (int j = 0; j < NT; ++j) acc[0][j] = acc[1][j] = _mm512_setzero_ps();
+  int64_t b0 = 0;
+  for (; b0 + 16 <= nb; b0 += 16) q8_0_step<NT, true>(w + b0 * 34, 16, a, b0, acc);
+  if (b0 < nb) q8_0_step<NT, false>(w + b0 * 34, static_cast<int>(nb - b0), a, b0, acc);
+  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(_mm512_add_ps(acc[0][j], acc[1][j]));
 }
 
 template <DType T, int NT>
 void dot32(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
-  constexpr size_t bb = T == DType::Q8_0 ? 34 : T == DType::Q4_0 ? 18 : 22;
-  constexpr int offset = T == DType::Q8_0 ? 128 : T == DType::Q4_0 ? 8 : 16;  // per weight
-  __m512 acc[NT];
-  for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
-  const int64_t nb = n / 32;
-  int64_t b = 0;
-  for (; b + 2 <= nb; b += 2) {
-    const uint8_t* A = w + b * bb;
-    const uint8_t* B = A + bb;
-    if constexpr (T == DType::Q8_0) {
-      // Signed weights: |w| as the unsigned operand and w's sign moved onto x (x is within
-      // [-127, 127]; w = -128 works too, as unsigned 128 times -x), so no offset to remove.
-      const __m512i sw = cat256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(A + 2)),
-                                _mm256_loadu_si256(reinterpret_cast<const __m256i*>(B + 2)));
-      const __mmask64 neg = _mm512_movepi8_mask(sw);
-      const __m512i aw = _mm512_abs_epi8(sw);
+  if constexpr (T == DType::Q8_0) {
+    dot_q8_0<NT>(n, w, a, out);
+  } else {
+    constexpr size_t bb = T == DType::Q4_0 ? 18 : 22;
+    constexpr int offset = T == DType::Q4_0 ? 8 : 16;  // per weight
+    __m512 acc[NT];
+    for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
+    const int64_t nb = n / 32;
+    int64_t b = 0;
+    for (; b + 2 <= nb; b += 2) {
+      const uint8_t* A = w + b * bb;
+      const uint8_t* B = A + bb;
+      const __m512i u = unpack2<T>(A, B);
       const float dA = rdf16(A), dB = rdf16(B);
       for (int j = 0; j < NT; ++j) {
         const __m512i x = _mm512_loadu_si512(a[j].q + b * 32);
-        const __m512i xs = _mm512_mask_sub_epi8(x, neg, _mm512_setzero_si512(), x);
-        const __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), aw, xs);
+        __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x);
+        // remove offset * sum(x): 8 lanes per block share it
+        s = _mm512_sub_epi32(s, cat_epi32(offset / 8 * a[j].s[b], offset / 8 * a[j].s[b + 1]));
         acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), cat_ps(dA * a[j].d[b], dB * a[j].d[b + 1]), acc[j]);
       }
-      continue;
     }
-    const __m512i u = unpack2<T>(A, B);
-    const float dA = rdf16(A), dB = rdf16(B);
-    for (int j = 0; j < NT; ++j) {
-      const __m512i x = _mm512_loadu_si512(a[j].q + b * 32);
-      __m512i s = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x);
-      // remove offset * sum(x): 8 lanes per block share it
-      s = _mm512_sub_epi32(s, cat_epi32(offset / 8 * a[j].s[b], offset / 8 * a[j].s[b + 1]));
-      acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(s), cat_ps(dA * a[j].d[b], dB * a[j].d[b + 1]), acc[j]);
+    float tail[NT] = {};
+    if (b < nb) {  // odd block count: the last block through the scalar kernel
+      ActRow rest[NT];
+      for (int j = 0; j < NT; ++j) rest[j] = {a[j].q + b * 32, a[j].d + b, a[j].s + b, nullptr};
+      scalar::qdot_kernel(T)(32, w + b * bb, rest, NT, tail);
     }
+    for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) + tail[j];
   }
-  float tail[NT] = {};
-  if (b < nb) {  // odd block count: the last block through the scalar kernel
-    ActRow rest[NT];
-    for (int j = 0; j < NT; ++j) rest[j] = {a[j].q + b * 32, a[j].d + b, a[j].s + b};
-    scalar::qdot_kernel(T)(32, w + b * bb, rest, NT, tail);
-  }
-  for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]) + tail[j];
 }
 
 // ---- Q4_K / Q5_K ----
@@ -210,6 +250,23 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 QDotFn qdot_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
   return kernel_for(t);
+}
+
+namespace {
+void q8_0_rows(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf) {
+  for (int64_t r = 0; r < nr; ++r) {
+    if (pf > 0 && r + pf < nr) {
+      const char* p = reinterpret_cast<const char*>(w + (r + pf) * stride);
+      for (size_t off = 0; off < stride; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
+    }
+    dot_q8_0<1>(n, w + r * stride, &a, y + r);
+  }
+}
+}  // namespace
+
+QDotRowsFn qdot_rows_kernel(DType t) {
+  if (!cpu_features().avx512vnni) return nullptr;
+  return t == DType::Q8_0 ? q8_0_rows : nullptr;
 }
 
 }  // namespace herd::avx512

@@ -20,9 +20,7 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
   s.proj.resize(T * D);
 
   rms_norm(h, w.attn_norm.data(), s.norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
-  matmul(s.norm.data(), T, w.q, s.q.data());
-  matmul(s.norm.data(), T, w.k, s.k.data());
-  matmul(s.norm.data(), T, w.v, s.v.data());
+  matmul_multi(s.norm.data(), T, {{&w.q, s.q.data()}, {&w.k, s.k.data()}, {&w.v, s.v.data()}});
 
   if (c.uses_rope(layer)) {
     // RoPE at absolute positions, then (Llama 4 Scout) the weightless per-head RMS norm.

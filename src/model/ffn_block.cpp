@@ -12,8 +12,7 @@ void swiglu(const FfnWeights& f, const float* x, int64_t T, float* y, Scratch& s
   s.gate.resize(T * F);
   s.up.resize(T * F);
   s.act.resize(T * F);
-  matmul(x, T, f.gate, s.gate.data());
-  matmul(x, T, f.up, s.up.data());
+  matmul_multi(x, T, {{&f.gate, s.gate.data()}, {&f.up, s.up.data()}});
   silu_mul(s.gate.data(), s.up.data(), s.act.data(), T * F);
   matmul(s.act.data(), T, f.down, y);
 }

@@ -218,6 +218,17 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
     for (int64_t i = b; i < e; ++i) pool.parallel_for(10, 1, [&](int64_t b2, int64_t e2) { total += static_cast<int>(e2 - b2); });
   });
   EXPECT_EQ(total.load(), 80);
+  // parallel_chunks: blocks of exactly `chunk` items (the last one shorter), each range once.
+  for (int64_t n : {1, 5, 64, 1000}) {
+    std::vector<std::atomic<int>> hits(n);
+    std::atomic<int> bad{0};
+    pool.parallel_chunks(n, 16, [&](int64_t b, int64_t e) {
+      if (b % 16 != 0 || (e - b != 16 && e != n)) bad++;
+      for (int64_t i = b; i < e; ++i) hits[i]++;
+    });
+    for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+    EXPECT_EQ(bad.load(), 0) << n;
+  }
 }
 
 }  // namespace

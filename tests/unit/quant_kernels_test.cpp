@@ -145,7 +145,12 @@ TEST(Quant, ActivationQuantization) {
     }
     EXPECT_EQ(a.sums[b], s);
   }
+  ASSERT_EQ(a.c4.size(), 512u / 4);  // -128 * each 4-sum (the AVX-512 Q8_0 kernel's lane offsets)
+  for (int i = 0; i < 128; ++i)
+    EXPECT_EQ(a.c4[i], -128 * (a.q[4 * i] + a.q[4 * i + 1] + a.q[4 * i + 2] + a.q[4 * i + 3]));
   quantize_acts(x.data(), 1, 512, ActKind::Q8_K, a);
+  EXPECT_TRUE(a.c4.empty());
+  EXPECT_EQ(act_row(a, 0).c, nullptr);
   for (int b = 0; b < 2; ++b) {
     int imax = 0;
     for (int j = 0; j < 256; ++j)
@@ -204,8 +209,9 @@ TEST(QDot, EveryKernelMatchesScalarAndDequantized) {
   std::mt19937 rng(11);
   int simd_checked = 0;
   for (DType t : kBlockTypes) {
-    // 288 / 2 blocks of 32 and 2 of 256 (odd counts exercise tails), and longer rows.
-    for (int64_t n : {int64_t{256}, int64_t{512}, int64_t{1280}, int64_t{96}}) {
+    // 288 / 2 blocks of 32 and 2 of 256 (odd counts exercise tails), and longer rows; for the
+    // 32-element types 544 / 1056 / 1088 leave 1 / 1 / 2 blocks after whole 16-block steps.
+    for (int64_t n : {int64_t{256}, int64_t{512}, int64_t{1280}, int64_t{96}, int64_t{544}, int64_t{1056}, int64_t{1088}}) {
       if (n % dtype_block_size(t) != 0) continue;
       for (int trial = 0; trial < 2; ++trial) {
         std::vector<uint8_t> w;
@@ -385,6 +391,82 @@ TEST(QDot, MatmulFastAndExact) {
       }
     }
   }
+}
+
+// matmul_multi (one dispatch for several matrices on the same input, as q/k/v and gate/up) gives
+// exactly what separate matmul calls give: fused (decode, mixed types with one activation format,
+// rows that split unevenly over threads), unfused (mixed activation formats, T >= 4, exact mode).
+TEST(QDot, MatmulMultiMatchesSeparateCalls) {
+  std::mt19937 rng(41);
+  const int64_t cols = 512;
+  auto make = [&](DType t, int64_t rows, std::vector<uint8_t>& buf) {
+    auto wf = random_floats(rows * cols, rng, 0.05f);
+    buf.resize(rows * dtype_row_bytes(t, cols));
+    for (int64_t r = 0; r < rows; ++r) quant::quantize(t, wf.data() + r * cols, buf.data() + r * dtype_row_bytes(t, cols), cols);
+    return WeightMatrix{t, buf.data(), rows, cols, cols, false};
+  };
+  const DType sets[][3] = {{DType::Q8_0, DType::Q8_0, DType::Q8_0},
+                           {DType::Q8_0, DType::Q4_0, DType::Q5_0},
+                           {DType::Q4_K, DType::Q6_K, DType::Q4_K},
+                           {DType::Q8_0, DType::Q6_K, DType::Q4_K}};
+  for (const auto& types : sets) {
+    std::vector<uint8_t> b0, b1, b2;
+    const WeightMatrix W0 = make(types[0], 100, b0), W1 = make(types[1], 37, b1), W2 = make(types[2], 300, b2);
+    for (bool exact : {false, true}) {
+      set_matmul_exact(exact);
+      for (int64_t T : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{5}}) {
+        auto x = random_floats(T * cols, rng);
+        std::vector<float> y0(T * 100), y1(T * 37), y2(T * 300), r0(T * 100), r1(T * 37), r2(T * 300);
+        matmul(x.data(), T, W0, r0.data());
+        matmul(x.data(), T, W1, r1.data());
+        matmul(x.data(), T, W2, r2.data());
+        matmul_multi(x.data(), T, {{&W0, y0.data()}, {&W1, y1.data()}, {&W2, y2.data()}});
+        EXPECT_EQ(y0, r0) << dtype_name(types[0]) << " T=" << T << " exact " << exact;
+        EXPECT_EQ(y1, r1) << dtype_name(types[1]) << " T=" << T << " exact " << exact;
+        EXPECT_EQ(y2, r2) << dtype_name(types[2]) << " T=" << T << " exact " << exact;
+      }
+    }
+  }
+  set_matmul_exact(false);
+}
+
+// The one-token multi-row kernel (decode) gives exactly the one-row kernel's values, for every
+// row, with row strides longer than a row, partial 16-block steps and any prefetch distance; it
+// exists for Q8_0 at the AVX-512 level only.
+TEST(QDot, RowsKernelMatchesOneRowKernel) {
+  std::mt19937 rng(43);
+  const CpuFeatures& c = cpu_features();
+  const bool avx512 = c.avx512f && c.avx512bw && c.avx512vl && c.avx512vnni;
+  for (DType t : kBlockTypes) {
+    QDotRowsFn rows_fn = avx512 ? avx512::qdot_rows_kernel(t) : nullptr;
+    if (t != DType::Q8_0) EXPECT_EQ(rows_fn, nullptr) << dtype_name(t);
+    if (!rows_fn) continue;
+    QDotFn one = avx512::qdot_kernel(t);
+    for (int64_t n : {int64_t{32}, int64_t{544}, int64_t{1024}, int64_t{1088}}) {
+      const int64_t ld = n + 64, nr = 21;
+      const size_t stride = dtype_row_bytes(t, ld);
+      std::vector<uint8_t> w(nr * stride);
+      for (int64_t r = 0; r < nr; ++r) {
+        auto wf = random_floats(ld, rng, 0.05f);
+        quant::quantize(t, wf.data(), w.data() + r * stride, ld);
+      }
+      auto x = random_floats(n, rng);
+      QActs a;
+      quantize_acts(x.data(), 1, n, act_kind(t), a);
+      const ActRow row = act_row(a, 0);
+      for (int pf : {0, 2}) {
+        std::vector<float> y(nr + 1, -7.0f);
+        rows_fn(n, w.data(), stride, nr, row, y.data(), pf);
+        for (int64_t r = 0; r < nr; ++r) {
+          float want;
+          one(n, w.data() + r * stride, &row, 1, &want);
+          EXPECT_EQ(y[r], want) << dtype_name(t) << " n=" << n << " row " << r;
+        }
+        EXPECT_EQ(y[nr], -7.0f);
+      }
+    }
+  }
+  if (!use_avx512()) EXPECT_EQ(qdot_rows_kernel(DType::Q8_0), nullptr);  // HERD_KERNELS=scalar|avx2
 }
 
 }  // namespace
