@@ -4,6 +4,7 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/blocks.h"
+#include "model/moe_prefill.h"
 
 namespace herd {
 
@@ -56,6 +57,10 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
     if (router_out) {
       router_out->experts = s.choice;
       router_out->scores = s.choice_score;
+    }
+    if (T >= 4 && k <= 64) {  // prefill: whole experts spread over the threads
+      moe_experts_prefill(c, w, s.norm.data(), T, s.choice.data(), s.choice_score.data(), s.ffn_out.data(), h);
+      return;
     }
     // Group tokens by expert: one matmul per active expert over its gathered rows. The gate
     // scales the expert's INPUT (Llama 4), not its output.
