@@ -111,12 +111,11 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   const int64_t in = W.cols, out = W.rows;
   thread_local QActs tl_acts;
   QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
-  quantize_acts(x, T, in, act_kind(W.type), acts);
   if (T >= kGemmMinTokens && in % 64 == 0)
     if (QGemmFn gemm = prefill_gemm_kernel(W.type)) {
       thread_local QGroups tl_groups;
       QGroups& groups = tl_groups;
-      make_groups(W.type, acts, groups);
+      quantize_and_group(x, T, in, W.type, acts, groups);
       const size_t stride = W.row_stride();
       ThreadPool::global().parallel_for((out + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
@@ -126,6 +125,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       });
       return;
     }
+  quantize_acts(x, T, in, act_kind(W.type), acts);
   constexpr int64_t kRowTile = 16;
   const int64_t grain = T == 1 ? 32 : kRowTile;
   const size_t stride = W.row_stride();
