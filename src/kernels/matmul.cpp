@@ -148,12 +148,11 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
   const int64_t in = W.cols, out = W.rows;
   thread_local QActs tl_acts;
   QActs& acts = tl_acts;  // the caller's buffer (a lambda naming tl_acts would see the worker's)
-  quantize_acts(x, T, in, act_kind(W.type), acts);
   if (T >= kGemmMinTokens && in % 64 == 0)
     if (QGemmFn gemm = prefill_gemm_kernel(W.type)) {
       thread_local QGroups tl_groups;
       QGroups& groups = tl_groups;
-      make_groups(W.type, acts, groups);
+      quantize_and_group(x, T, in, W.type, acts, groups);
       const size_t stride = W.row_stride();
       ThreadPool::global().parallel_for((out + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
         for (int64_t p = p0; p < p1; ++p) {
@@ -163,6 +162,7 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       });
       return;
     }
+  quantize_acts(x, T, in, act_kind(W.type), acts);
   ThreadPool::global().parallel_chunks(out, decode_chunk(W), [&](int64_t o0, int64_t o1) { dot_rows(W, fn, acts, y, o0, o1); });
 }
 

@@ -6,6 +6,7 @@
 
 #include "core/error.h"
 #include "core/quants.h"
+#include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 
 namespace herd {
@@ -212,28 +213,33 @@ QDotFn qdot_kernel(DType t) {
 
 }  // namespace scalar
 
-bool make_groups(DType w, const QActs& a, QGroups& g) {
-  if (w != DType::Q8_0 && w != DType::Q4_K && w != DType::Q6_K) return false;
+namespace {
+
+bool has_groups(DType w) { return w == DType::Q8_0 || w == DType::Q4_K || w == DType::Q6_K; }
+
+void size_groups(DType w, const QActs& a, QGroups& g) {
   g.G = w == DType::Q6_K ? 16 : 32;
   g.ng = a.n / g.G;
-  const int64_t T = a.T, ng = g.ng;
-  g.T = T;
-  g.off.resize(T * ng);
-  g.dx.resize(T * ng);
-  g.fs.resize(T * ng);
-  const int64_t nw = a.n / 4;
-  g.xw.resize(nw * T);
-  // Token-minor transposes, blocked so that the writes stay in a few cache lines: 16 tokens x one
-  // word, and one group x all tokens.
+  g.T = a.T;
+  g.off.resize(a.T * g.ng);
+  g.dx.resize(a.T * g.ng);
+  g.fs.resize(a.T * g.ng);
+  g.xw.resize(a.n / 4 * a.T);
+}
+
+// Tokens [t0, t1) of g from a. Token-minor transposes, blocked so that the writes stay in a few
+// cache lines: 16 tokens x one word, and one group x 16 tokens.
+void fill_groups(DType w, const QActs& a, QGroups& g, int64_t t0, int64_t t1) {
+  const int64_t T = a.T, ng = g.ng, nw = a.n / 4;
   const int32_t offset = w == DType::Q8_0 ? 128 : w == DType::Q6_K ? 32 : 0;
-  for (int64_t t0 = 0; t0 < T; t0 += 16) {
-    const int64_t t1 = std::min<int64_t>(T, t0 + 16);
+  for (int64_t b0 = t0; b0 < t1; b0 += 16) {
+    const int64_t b1 = std::min<int64_t>(t1, b0 + 16);
     for (int64_t c = 0; c < nw; ++c)
-      for (int64_t t = t0; t < t1; ++t) std::memcpy(&g.xw[c * T + t], a.q.data() + t * a.n + 4 * c, 4);
+      for (int64_t t = b0; t < b1; ++t) std::memcpy(&g.xw[c * T + t], a.q.data() + t * a.n + 4 * c, 4);
   }
   const int64_t nb = a.blocks(), ns = a.n_sums();
   for (int64_t i = 0; i < ng; ++i)
-    for (int64_t t = 0; t < T; ++t) {
+    for (int64_t t = t0; t < t1; ++t) {
       const int32_t* rs = a.sums.data() + t * ns;
       const float* rd = a.d.data() + t * nb;
       int32_t sum;
@@ -249,6 +255,43 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
       g.dx[i * T + t] = dx;
       g.fs[i * T + t] = static_cast<float>(sum);
     }
+}
+
+}  // namespace
+
+bool make_groups(DType w, const QActs& a, QGroups& g) {
+  if (!has_groups(w)) return false;
+  size_groups(w, a, g);
+  fill_groups(w, a, g, 0, a.T);
+  return true;
+}
+
+bool quantize_and_group(const float* x, int64_t T, int64_t n, DType w, QActs& a, QGroups& g) {
+  if (!has_groups(w)) return false;
+  const ActKind kind = act_kind(w);
+  const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
+  if (n % bs != 0) fail("quantize_acts: row length ", n, " is not a multiple of ", bs);
+  a.kind = kind;
+  a.n = n;
+  a.T = T;
+  a.q.resize(T * n);
+  a.d.resize(T * a.blocks());
+  a.sums.resize(T * a.n_sums());
+  size_groups(w, a, g);
+  const bool vec = use_avx512();
+  // Blocks of 16 tokens (the transposes' unit), spread over the pool (serial when nested).
+  ThreadPool::global().parallel_for((T + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
+    const int64_t t0 = p0 * 16, t1 = std::min(T, p1 * 16);
+    for (int64_t t = t0; t < t1; ++t) {
+      ActRow r = act_row(a, t);
+      int8_t* q = const_cast<int8_t*>(r.q);
+      float* d = const_cast<float*>(r.d);
+      int32_t* s = const_cast<int32_t*>(r.s);
+      if (vec) avx512::quantize_act_row(x + t * n, n, kind, q, d, s);
+      else scalar::quantize_act_row(x + t * n, n, kind, q, d, s);
+    }
+    fill_groups(w, a, g, t0, t1);
+  });
   return true;
 }
 

@@ -92,6 +92,9 @@ struct QGroups {
 };
 // Fills g from a (quantized for act_kind(w)); false if w has no GEMM kernel layout.
 bool make_groups(DType w, const QActs& a, QGroups& g);
+// quantize_acts(x, T, n, act_kind(w), a) then make_groups(w, a, g), in blocks of 16 tokens spread
+// over the global thread pool (same results); false (nothing done) if w has no GEMM layout.
+bool quantize_and_group(const float* x, int64_t T, int64_t n, DType w, QActs& a, QGroups& g);
 
 // y[t*ldy + i] = dot(weight row i, activation row t) for i < nr (1 <= nr <= 16) rows starting at w
 // (stride bytes apart) and all a.T tokens; n a multiple of 64.

@@ -4,6 +4,7 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 #include "model/blocks.h"
+#include "model/row_parallel.h"
 
 namespace herd {
 
@@ -19,23 +20,28 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
   s.attn.resize(T * qd);
   s.proj.resize(T * D);
 
-  rms_norm(h, w.attn_norm.data(), s.norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
+  for_rows(T, [&](int64_t a, int64_t b) {
+    rms_norm(h + a * D, w.attn_norm.data(), s.norm.data() + a * D, b - a, D, static_cast<float>(c.rms_norm_eps));
+  });
   matmul_multi(s.norm.data(), T, {{&w.q, s.q.data()}, {&w.k, s.k.data()}, {&w.v, s.v.data()}});
 
   if (c.uses_rope(layer)) {
     // RoPE at absolute positions, then (Llama 4 Scout) the weightless per-head RMS norm.
-    if (c.rope_style == RopeStyle::Interleaved) {
-      rope_interleaved(s.q.data(), T, c.n_heads, hd, pos, inv_freq.data());
-      rope_interleaved(s.k.data(), T, c.n_kv_heads, hd, pos, inv_freq.data());
-    } else {
-      rope_rotate_half(s.q.data(), T, c.n_heads, hd, pos, inv_freq.data());
-      rope_rotate_half(s.k.data(), T, c.n_kv_heads, hd, pos, inv_freq.data());
-    }
-    if (c.qk_norm(layer)) {
-      const float eps = static_cast<float>(c.rms_norm_eps);
-      rms_norm(s.q.data(), nullptr, s.q.data(), T * c.n_heads, hd, eps);
-      rms_norm(s.k.data(), nullptr, s.k.data(), T * c.n_kv_heads, hd, eps);
-    }
+    for_rows(T, [&](int64_t a, int64_t b) {
+      float *q = s.q.data() + a * qd, *k = s.k.data() + a * kvd;
+      if (c.rope_style == RopeStyle::Interleaved) {
+        rope_interleaved(q, b - a, c.n_heads, hd, pos + a, inv_freq.data());
+        rope_interleaved(k, b - a, c.n_kv_heads, hd, pos + a, inv_freq.data());
+      } else {
+        rope_rotate_half(q, b - a, c.n_heads, hd, pos + a, inv_freq.data());
+        rope_rotate_half(k, b - a, c.n_kv_heads, hd, pos + a, inv_freq.data());
+      }
+      if (c.qk_norm(layer)) {
+        const float eps = static_cast<float>(c.rms_norm_eps);
+        rms_norm(q, nullptr, q, (b - a) * c.n_heads, hd, eps);
+        rms_norm(k, nullptr, k, (b - a) * c.n_kv_heads, hd, eps);
+      }
+    });
   } else if (c.temperature_tuned(layer)) {
     // NoPE layers: queries scaled by 1 + beta*ln(floor((p+1)/F) + 1) at absolute position p.
     for (int64_t t = 0; t < T; ++t) scale_f32(c.attn_temperature(pos[t]), s.q.data() + t * qd, qd);
@@ -48,7 +54,9 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
     sp.cache->attend(layer, pos + sp.offset, sp.n, s.q.data() + sp.offset * qd, s.attn.data() + sp.offset * qd, shape);
   }
   matmul(s.attn.data(), T, w.o, s.proj.data());
-  for (int64_t i = 0; i < T * D; ++i) h[i] += s.proj[i];
+  for_rows(T, [&](int64_t a, int64_t b) {
+    for (int64_t i = a * D; i < b * D; ++i) h[i] += s.proj[i];
+  });
 }
 
 }  // namespace herd

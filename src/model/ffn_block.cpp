@@ -4,6 +4,8 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/blocks.h"
+#include "model/moe_prefill.h"
+#include "model/row_parallel.h"
 
 namespace herd {
 
@@ -13,7 +15,9 @@ void swiglu(const FfnWeights& f, const float* x, int64_t T, float* y, Scratch& s
   s.up.resize(T * F);
   s.act.resize(T * F);
   matmul_multi(x, T, {{&f.gate, s.gate.data()}, {&f.up, s.up.data()}});
-  silu_mul(s.gate.data(), s.up.data(), s.act.data(), T * F);
+  for_rows(T, [&](int64_t a, int64_t b) {
+    silu_mul(s.gate.data() + a * F, s.up.data() + a * F, s.act.data() + a * F, (b - a) * F);
+  });
   matmul(s.act.data(), T, f.down, y);
 }
 
@@ -39,7 +43,9 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
   const int64_t D = c.hidden_size;
   s.norm.resize(T * D);
   s.ffn_out.resize(T * D);
-  rms_norm(h, w.ffn_norm.data(), s.norm.data(), T, D, static_cast<float>(c.rms_norm_eps));
+  for_rows(T, [&](int64_t a, int64_t b) {
+    rms_norm(h + a * D, w.ffn_norm.data(), s.norm.data() + a * D, b - a, D, static_cast<float>(c.rms_norm_eps));
+  });
 
   // Shared expert (MoE) or dense FFN, on the unscaled normalized input.
   swiglu(w.shared, s.norm.data(), T, s.ffn_out.data(), s);
@@ -55,6 +61,10 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
     if (router_out) {
       router_out->experts = s.choice;
       router_out->scores = s.choice_score;
+    }
+    if (T >= 4 && k <= 64) {  // prefill: whole experts spread over the threads
+      moe_experts_prefill(c, w, s.norm.data(), T, s.choice.data(), s.choice_score.data(), s.ffn_out.data(), h);
+      return;
     }
     // Group tokens by expert: one matmul per active expert over its gathered rows. The gate
     // scales the expert's INPUT (Llama 4), not its output.
@@ -82,7 +92,9 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
       }
     }
   }
-  for (int64_t i = 0; i < T * D; ++i) h[i] += s.ffn_out[i];
+  for_rows(T, [&](int64_t a, int64_t b) {
+    for (int64_t i = a * D; i < b * D; ++i) h[i] += s.ffn_out[i];
+  });
 }
 
 }  // namespace herd
