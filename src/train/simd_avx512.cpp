@@ -4,6 +4,7 @@
 
 #include <cmath>
 
+#include "kernels/exp_avx512.h"
 #include "train/simd.h"
 
 namespace herd::train::avx512 {
@@ -20,27 +21,7 @@ inline __m512d vcvt(__m256 a) { return _mm512_maskz_cvtps_pd(0xFF, a); }
 
 inline __mmask16 tail_mask(int64_t left) { return left >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << left) - 1); }
 
-// exp(x) = 2^n exp(r) with n = round(x / ln2) and |r| <= ln2/2 (ln2 split in two for an exact
-// product); exp(r) by its degree-7 Taylor polynomial (truncation < 1e-8 relative), 2^n by scalef,
-// which also gives 0 on underflow and inf on overflow. The clamps keep n finite; NaN passes
-// through them (max/min return their second operand when either is NaN).
-inline __m512 exp512(__m512 x) {
-  x = vmax(_mm512_set1_ps(-104.0f), x);
-  x = vmin(_mm512_set1_ps(89.0f), x);
-  const __m512 t = _mm512_mul_ps(x, _mm512_set1_ps(1.44269504088896341f));
-  const __m512 n = _mm512_mask_roundscale_ps(t, kAll, t, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
-  __m512 r = _mm512_fnmadd_ps(n, _mm512_set1_ps(0.693145751953125f), x);
-  r = _mm512_fnmadd_ps(n, _mm512_set1_ps(1.42860682030941723e-6f), r);
-  __m512 p = _mm512_set1_ps(1.0f / 5040.0f);
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 720.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 120.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 24.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f / 6.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(0.5f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  p = _mm512_fmadd_ps(p, r, _mm512_set1_ps(1.0f));
-  return _mm512_mask_scalef_ps(p, kAll, p, n);
-}
+using simd::exp512;
 
 // 1 / (1 + exp(-x))
 inline __m512 sigmoid512(__m512 x) {
