@@ -11,11 +11,9 @@ namespace herd::train::avx512 {
 
 namespace {
 
-// Full-mask forms of max/min/sqrt/cvt/roundscale/scalef: the plain intrinsics pass _mm512_undefined_ps()
+// Full-mask forms of sqrt/cvt: the plain intrinsics pass _mm512_undefined_ps()
 // through, which GCC 12 reports as use of an uninitialized value.
 constexpr __mmask16 kAll = 0xFFFF;
-inline __m512 vmax(__m512 a, __m512 b) { return _mm512_mask_max_ps(a, kAll, a, b); }
-inline __m512 vmin(__m512 a, __m512 b) { return _mm512_mask_min_ps(a, kAll, a, b); }
 inline __m512 vsqrt(__m512 a) { return _mm512_mask_sqrt_ps(a, kAll, a); }
 inline __m512d vcvt(__m256 a) { return _mm512_maskz_cvtps_pd(0xFF, a); }
 
