@@ -64,7 +64,10 @@ void quantize_act_row(const float* xt, int64_t n, ActKind kind, int8_t* q, float
 }
 }  // namespace scalar
 
-void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a) {
+namespace {
+
+// Sizes `a` for T rows of n values quantized as `kind`.
+void size_acts(int64_t T, int64_t n, ActKind kind, QActs& a) {
   const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
   if (n % bs != 0) fail("quantize_acts: row length ", n, " is not a multiple of ", bs);
   a.kind = kind;
@@ -75,19 +78,32 @@ void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a)
   a.sums.resize(T * a.n_sums());
   if (kind == ActKind::Q8_0) a.c4.resize(T * (n / 4));
   else a.c4.clear();
+}
+
+// Quantizes rows [t0, t1) of x into `a` (sized by size_acts), with the Q8_0 kernels' per-lane
+// offsets (c4).
+void quantize_rows(const float* x, int64_t t0, int64_t t1, QActs& a) {
+  const int64_t n = a.n;
   const bool vec = use_avx512();
-  for (int64_t t = 0; t < T; ++t) {
+  for (int64_t t = t0; t < t1; ++t) {
     ActRow r = act_row(a, t);
     int8_t* q = const_cast<int8_t*>(r.q);
     float* d = const_cast<float*>(r.d);
     int32_t* s = const_cast<int32_t*>(r.s);
-    if (vec) avx512::quantize_act_row(x + t * n, n, kind, q, d, s);
-    else scalar::quantize_act_row(x + t * n, n, kind, q, d, s);
-    if (kind == ActKind::Q8_0) {
+    if (vec) avx512::quantize_act_row(x + t * n, n, a.kind, q, d, s);
+    else scalar::quantize_act_row(x + t * n, n, a.kind, q, d, s);
+    if (a.kind == ActKind::Q8_0) {
       int32_t* c = a.c4.data() + t * (n / 4);
       for (int64_t i = 0; i < n / 4; ++i) c[i] = -128 * (q[4 * i] + q[4 * i + 1] + q[4 * i + 2] + q[4 * i + 3]);
     }
   }
+}
+
+}  // namespace
+
+void quantize_acts(const float* x, int64_t T, int64_t n, ActKind kind, QActs& a) {
+  size_acts(T, n, kind, a);
+  quantize_rows(x, 0, T, a);
 }
 
 namespace scalar {
@@ -268,28 +284,12 @@ bool make_groups(DType w, const QActs& a, QGroups& g) {
 
 bool quantize_and_group(const float* x, int64_t T, int64_t n, DType w, QActs& a, QGroups& g) {
   if (!has_groups(w)) return false;
-  const ActKind kind = act_kind(w);
-  const int64_t bs = kind == ActKind::Q8_0 ? 32 : 256;
-  if (n % bs != 0) fail("quantize_acts: row length ", n, " is not a multiple of ", bs);
-  a.kind = kind;
-  a.n = n;
-  a.T = T;
-  a.q.resize(T * n);
-  a.d.resize(T * a.blocks());
-  a.sums.resize(T * a.n_sums());
+  size_acts(T, n, act_kind(w), a);
   size_groups(w, a, g);
-  const bool vec = use_avx512();
   // Blocks of 16 tokens (the transposes' unit), spread over the pool (serial when nested).
   ThreadPool::global().parallel_for((T + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
     const int64_t t0 = p0 * 16, t1 = std::min(T, p1 * 16);
-    for (int64_t t = t0; t < t1; ++t) {
-      ActRow r = act_row(a, t);
-      int8_t* q = const_cast<int8_t*>(r.q);
-      float* d = const_cast<float*>(r.d);
-      int32_t* s = const_cast<int32_t*>(r.s);
-      if (vec) avx512::quantize_act_row(x + t * n, n, kind, q, d, s);
-      else scalar::quantize_act_row(x + t * n, n, kind, q, d, s);
-    }
+    quantize_rows(x, t0, t1, a);
     fill_groups(w, a, g, t0, t1);
   });
   return true;
