@@ -68,7 +68,7 @@ QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
 }
 namespace avx512 {
 QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
-QDotRowsFn qdot_rows_kernel(DType weight);  // Q8_0 only
+QDotRowsFn qdot_rows_kernel(DType weight);  // Q8_0, Q4_K, Q6_K
 }
 
 }  // namespace herd

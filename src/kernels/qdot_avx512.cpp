@@ -150,18 +150,30 @@ inline __m512i k_scales_mins(const uint8_t* p) {
                                              static_cast<int>(mn_hi)));
 }
 
-// Everything per block stays in vector registers: the scales multiply the per-lane integer dot
-// products, and the min term sum_s min[s] * (sum of x over sub-block s) is one vector multiply
-// with the activation's 16-element sums, accumulated in f32 next to the main sum.
+// Everything per block stays in vector registers. Lane l of the vpdpbusd product of 64-element
+// group g belongs to sub-block 2g + l/8; its magnitude is below 4 * 31 * 127, so the products of
+// groups 2p and 2p + 1 go into one vector as the 16-bit halves of each lane and one vpdpwssd
+// multiplies both by their scales and adds them to the block sum. The min term
+// sum_s min[s] * (sum of x over sub-block s) is one vpdpwssd of the mins (16 bits) with the
+// activation's 16-element sums (which fit 16 bits), accumulated in f32 next to the main sum.
+// All integer parts are exact.
 template <bool FIVE, int NT>
 void dot_q45k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   constexpr size_t bb = FIVE ? 176 : 144;
   __m512 acc[NT];
   for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
-  const __m256i m4 = _mm256_set1_epi8(15);
-  // lanes 2s and 2s+1 (the two 16-sums of sub-block s) take min s; group g uses scales 2g | 2g+1.
+  const __m512i m4 = _mm512_set1_epi8(15), lo16 = _mm512_set1_epi32(0xffff);
+  const __m512i sh = cat256(_mm256_set1_epi16(0), _mm256_set1_epi16(4));  // low / high nibbles
+  // lanes 2s and 2s+1 (the two 16-sums of sub-block s) take min s (high 16 bits of sm are 0).
   const __m512i idx_min = _mm512_setr_epi32(8, 8, 9, 9, 10, 10, 11, 11, 12, 12, 13, 13, 14, 14, 15, 15);
-  const __m512i idx_sc[4] = {cat_epi32(0, 1), cat_epi32(2, 3), cat_epi32(4, 5), cat_epi32(6, 7)};
+  // 16-bit lane 2l of pair p: the scale of group 2p's lane l (scale 4p + l/8, 16-bit element
+  // 2 (4p + l/8) of sm), lane 2l + 1: group 2p + 1's (scale 4p + 2 + l/8).
+  __m512i idx_sc[2];
+  for (int p = 0; p < 2; ++p) {
+    alignas(64) int16_t v[32];
+    for (int l = 0; l < 16; ++l) v[2 * l] = static_cast<int16_t>(2 * (4 * p + l / 8)), v[2 * l + 1] = static_cast<int16_t>(2 * (4 * p + 2 + l / 8));
+    idx_sc[p] = _mm512_load_si512(v);
+  }
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = w + b * bb;
     const uint8_t* qs = blk + (FIVE ? 48 : 16);
@@ -171,26 +183,32 @@ void dot_q45k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
     if constexpr (FIVE) qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 16));
     __m512i isum[NT];
     for (int j = 0; j < NT; ++j) isum[j] = _mm512_setzero_si512();
-    for (int g = 0; g < 4; ++g) {
-      const __m256i q = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * g));
-      __m256i lo = _mm256_and_si256(q, m4), hi = _mm256_and_si256(_mm256_srli_epi16(q, 4), m4);
-      if constexpr (FIVE) {
-        const __m256i sixteen = _mm256_set1_epi8(16);
-        lo = _mm256_or_si256(lo, _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * g)))), sixteen));
-        hi = _mm256_or_si256(hi, _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(2 << (2 * g)))), sixteen));
+    for (int p = 0; p < 2; ++p) {
+      const __m512i scv = _mm512_permutexvar_epi16(idx_sc[p], sm);
+      __m512i prod[2][NT];
+      for (int k = 0; k < 2; ++k) {
+        const int g = 2 * p + k;
+        const __m512i q = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(qs + 32 * g)));
+        __m512i u = _mm512_and_si512(_mm512_srlv_epi16(q, sh), m4);  // [low nibbles, high nibbles]
+        if constexpr (FIVE) {
+          const __m256i sixteen = _mm256_set1_epi8(16);
+          const __m256i lo = _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(1 << (2 * g)))), sixteen);
+          const __m256i hi = _mm256_maskz_mov_epi8(_mm256_test_epi8_mask(qh, _mm256_set1_epi8(static_cast<char>(2 << (2 * g)))), sixteen);
+          u = _mm512_or_si512(u, cat256(lo, hi));
+        }
+        for (int j = 0; j < NT; ++j)
+          prod[k][j] = _mm512_dpbusd_epi32(_mm512_setzero_si512(), u, _mm512_loadu_si512(a[j].q + b * 256 + 64 * g));
       }
-      const __m512i u = cat256(lo, hi);
-      const __m512i scv = _mm512_permutexvar_epi32(idx_sc[g], sm);
       for (int j = 0; j < NT; ++j) {
-        const __m512i x = _mm512_loadu_si512(a[j].q + b * 256 + 64 * g);
-        isum[j] = _mm512_add_epi32(isum[j], _mm512_mullo_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), u, x), scv));
+        const __m512i pp = _mm512_ternarylogic_epi32(prod[0][j], _mm512_slli_epi32(prod[1][j], 16), lo16, 0xEC);  // (p0 & 0xffff) | p1 << 16
+        isum[j] = _mm512_dpwssd_epi32(isum[j], pp, scv);
       }
     }
     const __m128 dm = _mm_cvtph_ps(_mm_cvtsi32_si128(static_cast<int>(rd32(blk))));  // d, dmin
     const float d = _mm_cvtss_f32(dm), dmin = _mm_cvtss_f32(_mm_movehdup_ps(dm));
     for (int j = 0; j < NT; ++j) {
       const float dx = a[j].d[b];
-      const __m512i mi = _mm512_mullo_epi32(mnv, _mm512_loadu_si512(a[j].s + b * 16));
+      const __m512i mi = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(a[j].s + b * 16), mnv);
       acc[j] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(isum[j]), _mm512_set1_ps(dx * d), acc[j]);
       acc[j] = _mm512_fnmadd_ps(_mm512_cvtepi32_ps(mi), _mm512_set1_ps(dx * dmin), acc[j]);
     }
@@ -200,40 +218,52 @@ void dot_q45k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 
 // ---- Q6_K ----
 
-// Weights unpacked to q in [0, 64); the -32 offset is removed in the integer domain per block as
-// 32 * sum_g scale[g] * (sum of x over 16-group g), one vector multiply with the 16-sums.
+// Weights unpacked to q in [0, 64). Byte i of half h's A (B) vector is element 128h + i
+// (128h + 64 + i): the low (high) nibble of ql byte i, and as bits 4-5 the qh bits 0-1 / 2-3
+// (A, bytes 0-31 / 32-63) or 4-5 / 6-7 (B) of qh byte i mod 32, moved there by one variable
+// 16-bit shift of qh broadcast to both halves (bits a shift carries across a byte are masked).
+// Lane l of vpdpbusd(uA, x) belongs to 16-group 8h + l/4, of vpdpbusd(uB, x) to 8h + 4 + l/4;
+// each sum is below 4 * 63 * 127 in magnitude, so the two go into one vector as the 16-bit halves
+// of each lane and one vpdpwssd multiplies both by their scales and adds them to the block sum.
+// The -32 offset is removed in the integer domain as sum_g (-32 scale[g]) * (16-sum g of x),
+// a vpdpwssd with the activation's 16-sums (which fit 16 bits). All integer: exact.
 template <int NT>
 void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   __m512 acc[NT];
   for (int j = 0; j < NT; ++j) acc[j] = _mm512_setzero_ps();
-  const __m512i m4 = _mm512_set1_epi8(15), m2 = _mm512_set1_epi8(3);
-  // Half h, lane l of the A (B) product belongs to 16-group 8h + l/4 (8h + 4 + l/4).
-  const __m512i idxA[2] = {_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
-                           _mm512_setr_epi32(8, 8, 8, 8, 9, 9, 9, 9, 10, 10, 10, 10, 11, 11, 11, 11)};
-  const __m512i idxB[2] = {_mm512_setr_epi32(4, 4, 4, 4, 5, 5, 5, 5, 6, 6, 6, 6, 7, 7, 7, 7),
-                           _mm512_setr_epi32(12, 12, 12, 12, 13, 13, 13, 13, 14, 14, 14, 14, 15, 15, 15, 15)};
+  const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30), lo16 = _mm512_set1_epi32(0xffff);
+  // per 16-bit lane: A shifts qh left by 4 (bytes 0-31) / 2 (32-63); B right by 0 / 2
+  const __m512i shA = cat256(_mm256_set1_epi16(4), _mm256_set1_epi16(2));
+  const __m512i shB = cat256(_mm256_set1_epi16(0), _mm256_set1_epi16(2));
+  // 16-bit lane 2l of half h: scale of group 8h + l/4 (A), lane 2l + 1: 8h + 4 + l/4 (B)
+  __m512i idx[2];
+  for (int h = 0; h < 2; ++h) {
+    alignas(64) int16_t v[32];
+    for (int l = 0; l < 16; ++l) v[2 * l] = static_cast<int16_t>(8 * h + l / 4), v[2 * l + 1] = static_cast<int16_t>(8 * h + 4 + l / 4);
+    idx[h] = _mm512_load_si512(v);
+  }
   for (int64_t b = 0; b < n / 256; ++b) {
     const uint8_t* blk = w + b * 210;
-    const __m512i sc16 = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
+    const __m256i sc16 = _mm256_cvtepi8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(blk + 192)));
+    const __m512i scw = _mm512_zextsi256_si512(sc16);
+    // lanes g: low 16 bits -32 * scale[g], high 16 bits 0
+    const __m512i off = _mm512_cvtepu16_epi32(_mm256_mullo_epi16(sc16, _mm256_set1_epi16(-32)));
     __m512i isum[NT];
-    for (int j = 0; j < NT; ++j)
-      isum[j] = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                 _mm512_slli_epi32(_mm512_mullo_epi32(sc16, _mm512_loadu_si512(a[j].s + b * 16)), 5));
+    for (int j = 0; j < NT; ++j) isum[j] = _mm512_dpwssd_epi32(_mm512_setzero_si512(), _mm512_loadu_si512(a[j].s + b * 16), off);
     for (int h = 0; h < 2; ++h) {
       const __m512i ql = _mm512_loadu_si512(blk + 64 * h);
-      const __m256i qh = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h));
-      const __m512i qhA = cat256(qh, _mm256_srli_epi16(qh, 2));
-      const __m512i qhB = cat256(_mm256_srli_epi16(qh, 4), _mm256_srli_epi16(qh, 6));
-      const __m512i uA = _mm512_or_si512(_mm512_and_si512(ql, m4), _mm512_slli_epi16(_mm512_and_si512(qhA, m2), 4));
-      const __m512i uB =
-          _mm512_or_si512(_mm512_and_si512(_mm512_srli_epi16(ql, 4), m4), _mm512_slli_epi16(_mm512_and_si512(qhB, m2), 4));
-      const __m512i sA = _mm512_permutexvar_epi32(idxA[h], sc16);
-      const __m512i sB = _mm512_permutexvar_epi32(idxB[h], sc16);
+      const __m512i qh = _mm512_broadcast_i64x4(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(blk + 128 + 32 * h)));
+      const __m512i hA = _mm512_and_si512(_mm512_sllv_epi16(qh, shA), m30);
+      const __m512i hB = _mm512_and_si512(_mm512_srlv_epi16(qh, shB), m30);
+      const __m512i uA = _mm512_ternarylogic_epi32(ql, hA, m4, 0xEC);  // (ql & 15) | hA
+      const __m512i uB = _mm512_ternarylogic_epi32(_mm512_srli_epi16(ql, 4), hB, m4, 0xEC);
+      const __m512i sAB = _mm512_permutexvar_epi16(idx[h], scw);
       for (int j = 0; j < NT; ++j) {
         const int8_t* x = a[j].q + b * 256 + 128 * h;
         const __m512i pA = _mm512_dpbusd_epi32(_mm512_setzero_si512(), uA, _mm512_loadu_si512(x));
         const __m512i pB = _mm512_dpbusd_epi32(_mm512_setzero_si512(), uB, _mm512_loadu_si512(x + 64));
-        isum[j] = _mm512_add_epi32(isum[j], _mm512_add_epi32(_mm512_mullo_epi32(pA, sA), _mm512_mullo_epi32(pB, sB)));
+        const __m512i pAB = _mm512_ternarylogic_epi32(pA, _mm512_slli_epi32(pB, 16), lo16, 0xEC);  // (pA & 0xffff) | pB << 16
+        isum[j] = _mm512_dpwssd_epi32(isum[j], pAB, sAB);
       }
     }
     const float d = rdf16(blk + 208);
@@ -253,20 +283,28 @@ QDotFn qdot_kernel(DType t) {
 }
 
 namespace {
-void q8_0_rows(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf) {
+// One token over nr rows with the one-row kernel K inlined (its constants hoisted out of the row
+// loop), prefetching the row pf rows ahead.
+template <void (*K)(int64_t, const uint8_t*, const ActRow*, float*)>
+void rows_loop(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf) {
   for (int64_t r = 0; r < nr; ++r) {
     if (pf > 0 && r + pf < nr) {
       const char* p = reinterpret_cast<const char*>(w + (r + pf) * stride);
       for (size_t off = 0; off < stride; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
     }
-    dot_q8_0<1>(n, w + r * stride, &a, y + r);
+    K(n, w + r * stride, &a, y + r);
   }
 }
 }  // namespace
 
 QDotRowsFn qdot_rows_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
-  return t == DType::Q8_0 ? q8_0_rows : nullptr;
+  switch (t) {
+    case DType::Q8_0: return rows_loop<dot_q8_0<1>>;
+    case DType::Q4_K: return rows_loop<dot_q45k<false, 1>>;
+    case DType::Q6_K: return rows_loop<dot_q6k<1>>;
+    default: return nullptr;
+  }
 }
 
 }  // namespace herd::avx512

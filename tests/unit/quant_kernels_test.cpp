@@ -431,22 +431,26 @@ TEST(QDot, MatmulMultiMatchesSeparateCalls) {
 }
 
 // The one-token multi-row kernel (decode) gives exactly the one-row kernel's values, for every
-// row, with row strides longer than a row, partial 16-block steps and any prefetch distance; it
-// exists for Q8_0 at the AVX-512 level only.
+// row, with row strides longer than a row, partial 16-block steps (Q8_0) and any prefetch
+// distance, and stays within the 8-bit activation error of dequantize-then-f32; it exists for
+// Q8_0, Q4_K and Q6_K at the AVX-512 level only.
 TEST(QDot, RowsKernelMatchesOneRowKernel) {
   std::mt19937 rng(43);
   const CpuFeatures& c = cpu_features();
   const bool avx512 = c.avx512f && c.avx512bw && c.avx512vl && c.avx512vnni;
   for (DType t : kBlockTypes) {
     QDotRowsFn rows_fn = avx512 ? avx512::qdot_rows_kernel(t) : nullptr;
-    if (t != DType::Q8_0) EXPECT_EQ(rows_fn, nullptr) << dtype_name(t);
+    const bool has = t == DType::Q8_0 || t == DType::Q4_K || t == DType::Q6_K;
+    if (!has) EXPECT_EQ(rows_fn, nullptr) << dtype_name(t);
     if (!rows_fn) continue;
     QDotFn one = avx512::qdot_kernel(t);
-    for (int64_t n : {int64_t{32}, int64_t{544}, int64_t{1024}, int64_t{1088}}) {
-      const int64_t ld = n + 64, nr = 21;
+    const bool k = dtype_block_size(t) == 256;
+    const std::vector<int64_t> ns = k ? std::vector<int64_t>{256, 512, 1024, 1280} : std::vector<int64_t>{32, 544, 1024, 1088};
+    for (int64_t n : ns) {
+      const int64_t ld = n + (k ? 256 : 64), rows = 21;
       const size_t stride = dtype_row_bytes(t, ld);
-      std::vector<uint8_t> w(nr * stride);
-      for (int64_t r = 0; r < nr; ++r) {
+      std::vector<uint8_t> w(rows * stride);
+      for (int64_t r = 0; r < rows; ++r) {
         auto wf = random_floats(ld, rng, 0.05f);
         quant::quantize(t, wf.data(), w.data() + r * stride, ld);
       }
@@ -454,16 +458,23 @@ TEST(QDot, RowsKernelMatchesOneRowKernel) {
       QActs a;
       quantize_acts(x.data(), 1, n, act_kind(t), a);
       const ActRow row = act_row(a, 0);
-      for (int pf : {0, 2}) {
-        std::vector<float> y(nr + 1, -7.0f);
-        rows_fn(n, w.data(), stride, nr, row, y.data(), pf);
-        for (int64_t r = 0; r < nr; ++r) {
-          float want;
-          one(n, w.data() + r * stride, &row, 1, &want);
-          EXPECT_EQ(y[r], want) << dtype_name(t) << " n=" << n << " row " << r;
+      for (int64_t nr : {int64_t{1}, int64_t{3}, int64_t{21}})
+        for (int pf : {0, 2}) {
+          std::vector<float> y(nr + 1, -7.0f);
+          rows_fn(n, w.data(), stride, nr, row, y.data(), pf);
+          for (int64_t r = 0; r < nr; ++r) {
+            float want;
+            one(n, w.data() + r * stride, &row, 1, &want);
+            EXPECT_EQ(y[r], want) << dtype_name(t) << " n=" << n << " nr=" << nr << " row " << r;
+            // against dequantize-then-f32 on the unquantized activations
+            std::vector<float> wd(n);
+            to_f32(t, w.data() + r * stride, wd.data(), n);
+            double ref = 0, mag = 0;
+            for (int64_t c = 0; c < n; ++c) ref += double(wd[c]) * x[c], mag += std::fabs(wd[c] * x[c]);
+            EXPECT_NEAR(y[r], ref, 0.02 * mag) << dtype_name(t) << " n=" << n << " row " << r;
+          }
+          EXPECT_EQ(y[nr], -7.0f);
         }
-        EXPECT_EQ(y[nr], -7.0f);
-      }
     }
   }
   if (!use_avx512()) EXPECT_EQ(qdot_rows_kernel(DType::Q8_0), nullptr);  // HERD_KERNELS=scalar|avx2
