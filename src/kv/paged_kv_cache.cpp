@@ -191,23 +191,18 @@ void PagedKVCache::attend_task(int layer, int g, const int64_t* pos, const int64
       }
     }
     // f32/bf16/f16 rows are read in place; q8_0/q4_0 rows are dequantized into scratch first.
-    const uint8_t* kr = kp;
-    size_t ks = rbk_;
-    DType kt = element_dtype(opt_.k_type);
-    if (is_quantized(opt_.k_type)) {
-      kv_load_rows(opt_.k_type, kp, rbk_, len, hd_, block_, kf.data());
-      kr = reinterpret_cast<const uint8_t*>(kf.data());
-      ks = 4 * static_cast<size_t>(hd_);
-    }
-    const uint8_t* vr = vp;
-    size_t vs = rbv_;
-    DType vt = element_dtype(opt_.v_type);
-    if (is_quantized(opt_.v_type)) {
-      kv_load_rows(opt_.v_type, vp, rbv_, len, hd_, block_, vf.data());
-      vr = reinterpret_cast<const uint8_t*>(vf.data());
-      vs = 4 * static_cast<size_t>(hd_);
-    }
-    ta.add_segment(x, len, kr, ks, kt, vr, vs, vt);
+    struct Rows {
+      const uint8_t* p;
+      size_t stride;
+      DType type;
+    };
+    auto readable = [&](KVType t, const uint8_t* p, size_t rb, std::vector<float>& scratch) -> Rows {
+      if (!is_quantized(t)) return {p, rb, element_dtype(t)};
+      kv_load_rows(t, p, rb, len, hd_, block_, scratch.data());
+      return {reinterpret_cast<const uint8_t*>(scratch.data()), 4 * static_cast<size_t>(hd_), DType::F32};
+    };
+    const Rows k = readable(opt_.k_type, kp, rbk_, kf), v = readable(opt_.v_type, vp, rbv_, vf);
+    ta.add_segment(x, len, k.p, k.stride, k.type, v.p, v.stride, v.type);
     x += len;
   }
   ta.finish(out + g * group * hd_, q_stride);

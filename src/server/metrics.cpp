@@ -30,6 +30,12 @@ void sample(std::string& out, const std::string& name, double v) {
   out += '\n';
 }
 
+// A metric with no labels: its HELP and TYPE lines and its one sample.
+void single(std::string& out, const char* name, const char* type, const char* help, double v) {
+  header(out, name, type, help);
+  sample(out, name, v);
+}
+
 }  // namespace
 
 Histogram::Histogram(std::vector<double> upper_bounds) : bounds_(std::move(upper_bounds)), counts_(bounds_.size() + 1, 0) {}
@@ -98,20 +104,13 @@ std::string Metrics::render() const {
       out += "herd_requests_total{endpoint=\"" + key.first + "\",status=\"" + std::to_string(key.second) + "\"} " +
              std::to_string(n) + "\n";
   }
-  header(out, "herd_prompt_tokens_total", "counter", "Prompt tokens of accepted requests.");
-  sample(out, "herd_prompt_tokens_total", static_cast<double>(prompt_tokens_.load()));
-  header(out, "herd_generated_tokens_total", "counter", "Tokens sampled for completions.");
-  sample(out, "herd_generated_tokens_total", static_cast<double>(generated_tokens_.load()));
-  header(out, "herd_prefix_reused_tokens_total", "counter", "Prompt tokens taken from a cached prefix instead of computed.");
-  sample(out, "herd_prefix_reused_tokens_total", static_cast<double>(prefix_reused_.load()));
-  header(out, "herd_cancelled_total", "counter", "Sequences cancelled because their client went away.");
-  sample(out, "herd_cancelled_total", static_cast<double>(cancelled_.load()));
-  header(out, "herd_rejected_total", "counter", "Requests answered 429 because the queue was full.");
-  sample(out, "herd_rejected_total", static_cast<double>(rejected_.load()));
-  header(out, "herd_forward_calls_total", "counter", "Batched forward passes run.");
-  sample(out, "herd_forward_calls_total", static_cast<double>(forward_calls_.load()));
-  header(out, "herd_forward_tokens_total", "counter", "Tokens processed by forward passes (prefill and decode).");
-  sample(out, "herd_forward_tokens_total", static_cast<double>(forward_tokens_.load()));
+  single(out, "herd_prompt_tokens_total", "counter", "Prompt tokens of accepted requests.", static_cast<double>(prompt_tokens_.load()));
+  single(out, "herd_generated_tokens_total", "counter", "Tokens sampled for completions.", static_cast<double>(generated_tokens_.load()));
+  single(out, "herd_prefix_reused_tokens_total", "counter", "Prompt tokens taken from a cached prefix instead of computed.", static_cast<double>(prefix_reused_.load()));
+  single(out, "herd_cancelled_total", "counter", "Sequences cancelled because their client went away.", static_cast<double>(cancelled_.load()));
+  single(out, "herd_rejected_total", "counter", "Requests answered 429 because the queue was full.", static_cast<double>(rejected_.load()));
+  single(out, "herd_forward_calls_total", "counter", "Batched forward passes run.", static_cast<double>(forward_calls_.load()));
+  single(out, "herd_forward_tokens_total", "counter", "Tokens processed by forward passes (prefill and decode).", static_cast<double>(forward_tokens_.load()));
 
   header(out, "herd_time_to_first_token_seconds", "histogram", "From request arrival to its first sampled token.");
   ttft.render("herd_time_to_first_token_seconds", out);
@@ -122,17 +121,13 @@ std::string Metrics::render() const {
   header(out, "herd_batch_sequences", "histogram", "Sequences per batched forward pass.");
   batch_size.render("herd_batch_sequences", out);
 
-  header(out, "herd_queue_depth", "gauge", "Requests waiting for a free sequence slot.");
-  sample(out, "herd_queue_depth", static_cast<double>(queue_depth.load()));
-  header(out, "herd_active_sequences", "gauge", "Sequences being prefilled or decoded.");
-  sample(out, "herd_active_sequences", static_cast<double>(active_sequences.load()));
+  single(out, "herd_queue_depth", "gauge", "Requests waiting for a free sequence slot.", static_cast<double>(queue_depth.load()));
+  single(out, "herd_active_sequences", "gauge", "Sequences being prefilled or decoded.", static_cast<double>(active_sequences.load()));
   header(out, "herd_kv_bytes", "gauge", "KV cache bytes in RAM: state=active (running sequences) or cached (kept prefixes).");
   out += "herd_kv_bytes{state=\"active\"} " + std::to_string(kv_bytes_active.load()) + "\n";
   out += "herd_kv_bytes{state=\"cached\"} " + std::to_string(kv_bytes_cached.load()) + "\n";
-  header(out, "herd_kv_disk_bytes", "gauge", "KV cache bytes spilled to disk.");
-  sample(out, "herd_kv_disk_bytes", static_cast<double>(kv_disk_bytes.load()));
-  header(out, "herd_cached_prefixes", "gauge", "Finished sequences kept for prefix reuse.");
-  sample(out, "herd_cached_prefixes", static_cast<double>(cached_prefixes.load()));
+  single(out, "herd_kv_disk_bytes", "gauge", "KV cache bytes spilled to disk.", static_cast<double>(kv_disk_bytes.load()));
+  single(out, "herd_cached_prefixes", "gauge", "Finished sequences kept for prefix reuse.", static_cast<double>(cached_prefixes.load()));
 
   header(out, "herd_expert_routed_tokens_total", "counter", "Tokens routed to each expert of each MoE layer.");
   {
