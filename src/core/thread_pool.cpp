@@ -1,6 +1,7 @@
 #include "core/thread_pool.h"
 
 #include <algorithm>
+#include <chrono>
 #include <memory>
 
 namespace herd {
@@ -32,10 +33,12 @@ inline void cpu_relax() {
   __builtin_ia32_pause();
 #endif
 }
-// A worker polls for the next job this many times (some microseconds with x86 PAUSE) before it
-// sleeps: decode issues a few dozen short jobs per token, microseconds apart. Kept short: on a
-// busy machine a spinning worker may share a core with the caller and take its time.
-constexpr int kSpinPolls = 256;
+// A worker polls for the next job for this long before it sleeps: decode issues a few dozen jobs
+// per token with serial work of up to ~100 microseconds between them (attention, norms, routing),
+// and waking a sleeping worker costs a futex call plus, on a VM, tens of microseconds before the
+// vCPU runs again; a job started without its worker streams at one core's bandwidth.
+// 50-1000 microseconds measured alike for mini-scout decode; 5 was ~4% slower.
+constexpr int kSpinMicros = 200;
 // The caller polls this many times for workers still finishing a block before it sleeps.
 constexpr int kDonePolls = 256;
 }  // namespace
@@ -55,9 +58,11 @@ void ThreadPool::worker_loop() {
   uint64_t seen = 0;
   for (;;) {
     uint64_t g = generation_.load(std::memory_order_acquire);
-    for (int i = 0; g == seen && i < kSpinPolls && !stop_.load(std::memory_order_relaxed); ++i) {
+    const auto spin_until = std::chrono::steady_clock::now() + std::chrono::microseconds(kSpinMicros);
+    for (int i = 1; g == seen && !stop_.load(std::memory_order_relaxed); ++i) {
       cpu_relax();
       g = generation_.load(std::memory_order_acquire);
+      if (i % 64 == 0 && std::chrono::steady_clock::now() >= spin_until) break;
     }
     if (g == seen) {
       std::unique_lock<std::mutex> lk(mu_);

@@ -89,10 +89,11 @@ void matmul_in_major(const float* x, int64_t T, const WeightMatrix& W, float* y)
   });
 }
 
-// Software prefetch of the weight row this many rows ahead (first token group only): on the
-// development VM a core alone keeps too few cache misses in flight to stream at the memory
-// bandwidth; 2 rows ahead measured best (1-4 rows tried, 170 MB Q6_K / Q4_K matrices, 2 threads).
-constexpr int64_t kPrefetchRows = 2;
+// Software prefetch distance for the weight rows, in bytes: on the development VM a core alone
+// keeps too few cache misses in flight to stream at the memory bandwidth. 2 KiB ahead (into L1)
+// measured best in whole-model decode (1-6 KiB, into L1 and L2, tried; a 170 MB matrix alone
+// favours 4-6 KiB into L2, the model with its many short matrices does not).
+constexpr size_t kPrefetchBytes = 2 << 10;
 
 // From this many tokens on, matmul_quant uses the register-tiled GEMM (qdot.h: QGemmFn) where the
 // weight type has one: its 16-row panel unpack is amortized over the tokens.
@@ -110,10 +111,10 @@ QGemmFn prefill_gemm_kernel(DType t) {
 constexpr int64_t kRowTile = 16;
 void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int64_t o0, int64_t o1) {
   const int64_t in = W.cols, out = W.rows, T = acts.T;
-  const size_t stride = W.row_stride();
+  const size_t stride = W.row_stride(), row_bytes = dtype_row_bytes(W.type, in);
   if (T == 1)
     if (QDotRowsFn rows_fn = qdot_rows_kernel(W.type)) {
-      rows_fn(in, W.data + o0 * stride, stride, o1 - o0, act_row(acts, 0), y + o0, static_cast<int>(kPrefetchRows));
+      rows_fn(in, W.data + o0 * stride, stride, o1 - o0, act_row(acts, 0), y + o0, kPrefetchBytes);
       return;
     }
   ActRow rows[4];
@@ -124,9 +125,9 @@ void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int
       const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
       for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
       for (int64_t o = r0; o < r1; ++o) {
-        if (t0 == 0 && o + kPrefetchRows < o1) {
-          const char* p = reinterpret_cast<const char*>(W.data + (o + kPrefetchRows) * stride);
-          for (size_t off = 0; off < stride; off += 64) __builtin_prefetch(p + off, 0, 3);
+        if (t0 == 0) {  // may reach past the matrix: prefetches never fault
+          const char* p = reinterpret_cast<const char*>(W.data + o * stride) + kPrefetchBytes;
+          for (size_t off = 0; off < row_bytes; off += 64) __builtin_prefetch(p + off, 0, 3);
         }
         fn(in, W.data + o * stride, rows, nt, res);
         for (int j = 0; j < nt; ++j) y[(t0 + j) * out + o] = res[j];
@@ -223,37 +224,70 @@ void matmul_panels_sgemm(const float* x, int64_t T, const WeightMatrix& W, float
   });
 }
 
-void matmul_multi(const float* x, int64_t T, std::initializer_list<MatmulOut> outs) {
-  if (T <= 0 || outs.size() == 0) return;
-  const WeightMatrix& W0 = *outs.begin()->W;
-  // One dispatch for all matrices where each would take the one-row dot kernels (decode).
-  bool fuse = T < kGemmMinTokens && !matmul_exact() && outs.size() <= 4;
-  QDotFn fns[4] = {};
-  int64_t start[5] = {0};
-  int i = 0;
-  for (const MatmulOut& m : outs) {
-    if (!fuse) break;
-    const WeightMatrix& W = *m.W;
-    fuse = dtype_is_quantized(W.type) && !W.in_major && W.cols == W0.cols && act_kind(W.type) == act_kind(W0.type) &&
-           (fns[i] = qdot_kernel(W.type)) != nullptr;
-    start[i + 1] = start[i] + W.rows;
-    ++i;
+void matmul_batch(const MatmulTask* tasks, int n) {
+  // One dispatch for all products where each would take the one-row dot kernels (decode).
+  bool fuse = !matmul_exact();
+  size_t widest = 0;
+  int live = 0;
+  for (int i = 0; i < n && fuse; ++i) {
+    const MatmulTask& m = tasks[i];
+    if (m.T <= 0) continue;
+    ++live;
+    fuse = m.T < kGemmMinTokens && dtype_is_quantized(m.W->type) && !m.W->in_major && qdot_kernel(m.W->type) != nullptr;
+    widest = std::max(widest, m.W->row_stride());
   }
-  if (!fuse) {
-    for (const MatmulOut& m : outs) matmul(x, T, *m.W, m.y);
+  if (!fuse || live < 2) {
+    for (int i = 0; i < n; ++i)
+      if (tasks[i].T > 0) matmul(tasks[i].x, tasks[i].T, *tasks[i].W, tasks[i].y);
     return;
   }
-  thread_local QActs tl_acts;
-  QActs& acts = tl_acts;
-  quantize_acts(x, T, W0.cols, act_kind(W0.type), acts);
-  const MatmulOut* list = outs.begin();
-  const int n = static_cast<int>(outs.size());
-  ThreadPool::global().parallel_chunks(start[n], decode_chunk(W0), [&](int64_t g0, int64_t g1) {
-    for (int k = 0; k < n; ++k) {
-      const int64_t a = std::max(g0, start[k]), b = std::min(g1, start[k + 1]);
-      if (a < b) dot_rows(*list[k].W, fns[k], acts, list[k].y, a - start[k], b - start[k]);
+  // Each distinct input is quantized once per activation format (q/k/v, gate/up share theirs).
+  struct Item {
+    const MatmulTask* task;
+    QDotFn fn;
+    int acts;  // index into the quantized inputs
+    int64_t start;  // first row in the joint row range
+  };
+  thread_local std::vector<QActs> tl_acts;
+  thread_local std::vector<Item> tl_items;
+  std::vector<QActs>& acts = tl_acts;  // the caller's (a lambda naming tl_ would see the worker's)
+  std::vector<Item>& items = tl_items;
+  items.clear();
+  int n_acts = 0;
+  int64_t rows = 0;
+  for (int i = 0; i < n; ++i) {
+    const MatmulTask& m = tasks[i];
+    if (m.T <= 0) continue;
+    const ActKind kind = act_kind(m.W->type);
+    int a = -1;
+    for (const Item& it : items)
+      if (it.task->x == m.x && it.task->T == m.T && it.task->W->cols == m.W->cols && act_kind(it.task->W->type) == kind) a = it.acts;
+    if (a < 0) {
+      a = n_acts++;
+      if (static_cast<int>(acts.size()) < n_acts) acts.resize(n_acts);
+      quantize_acts(m.x, m.T, m.W->cols, kind, acts[a]);
+    }
+    items.push_back({&m, qdot_kernel(m.W->type), a, rows});
+    rows += m.W->rows;
+  }
+  // Blocks of ~64 KiB of the widest rows, so that no block is larger than a decode_chunk.
+  const int64_t chunk = std::max<int64_t>(kRowTile, static_cast<int64_t>((64 << 10) / widest) / kRowTile * kRowTile);
+  ThreadPool::global().parallel_chunks(rows, chunk, [&](int64_t g0, int64_t g1) {
+    for (const Item& it : items) {
+      const int64_t a = std::max(g0, it.start), b = std::min(g1, it.start + it.task->W->rows);
+      if (a < b) dot_rows(*it.task->W, it.fn, acts[it.acts], it.task->y, a - it.start, b - it.start);
     }
   });
+}
+
+void matmul_multi(const float* x, int64_t T, std::initializer_list<MatmulOut> outs) {
+  MatmulTask tasks[8];
+  int n = 0;
+  for (const MatmulOut& m : outs) {
+    if (n == 8) fail("matmul_multi: at most 8 matrices");
+    tasks[n++] = {x, T, m.W, m.y};
+  }
+  matmul_batch(tasks, n);
 }
 
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y) {

@@ -36,10 +36,21 @@ struct WeightMatrix {
 // reference on the dequantized weights to rounding).
 void matmul(const float* x, int64_t T, const WeightMatrix& W, float* y);
 
-// matmul for up to 4 matrices on the same input x [T, cols] (e.g. q/k/v, gate/up): y_i = x · W_iᵀ.
-// Where every one would take the one-row dot kernels (T < 4, block-quantized, one activation
-// format) x is quantized once and all their rows are split over the pool in one dispatch; the
-// results are those of separate matmul calls. Otherwise it is one matmul per matrix.
+// Independent products y_i = x_i · W_iᵀ, x_i [T_i, W_i.cols] (e.g. q/k/v on one input; the shared
+// and the routed experts' projections on theirs). Where every one would take the one-row dot
+// kernels (T_i < 4, block-quantized, not exact mode) each distinct input is quantized once per
+// activation format and all the rows are split over the pool in one dispatch; the results are
+// those of separate matmul calls. Otherwise it is one matmul per product. Tasks with T_i = 0 are
+// skipped.
+struct MatmulTask {
+  const float* x;
+  int64_t T;
+  const WeightMatrix* W;
+  float* y;
+};
+void matmul_batch(const MatmulTask* tasks, int n);
+
+// matmul_batch for up to 8 matrices on the same input x [T, cols] (q/k/v, gate/up).
 struct MatmulOut {
   const WeightMatrix* W;
   float* y;

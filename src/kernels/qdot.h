@@ -52,10 +52,10 @@ using QDotFn = void (*)(int64_t n, const uint8_t* w, const ActRow* a, int nt, fl
 QDotFn qdot_kernel(DType weight);
 
 // One token, many rows: y[i] = dot(weight row i, a) for i < nr rows starting at w, `stride` bytes
-// apart, prefetching the row `pf` rows ahead (0: none) within the range. The per-call setup of
-// the one-row kernel is paid once per range. nullptr where no such kernel exists (callers then
-// loop over QDotFn); equal to the QDotFn of the same kernel level row by row.
-using QDotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf);
+// apart, prefetching before each row the same span pf_bytes further on (0: none). The
+// per-call setup of the one-row kernel is paid once per range. nullptr where no such kernel exists
+// (callers then loop over QDotFn); equal to the QDotFn of the same kernel level row by row.
+using QDotRowsFn = void (*)(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, size_t pf_bytes);
 QDotRowsFn qdot_rows_kernel(DType weight);
 
 namespace scalar {

@@ -284,15 +284,16 @@ QDotFn qdot_kernel(DType t) {
 
 namespace {
 // One token over nr rows with the one-row kernel K inlined (its constants hoisted out of the row
-// loop), prefetching the row pf rows ahead.
-template <void (*K)(int64_t, const uint8_t*, const ActRow*, float*)>
-void rows_loop(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, int pf) {
+// loop). Before each row it prefetches the same span pf bytes further on: the lines may lie past
+// the range (another thread's block, or past the matrix: prefetches never fault).
+template <DType T, void (*K)(int64_t, const uint8_t*, const ActRow*, float*)>
+void rows_loop(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, size_t pf) {
+  const size_t row_bytes = dtype_row_bytes(T, n);
   for (int64_t r = 0; r < nr; ++r) {
-    if (pf > 0 && r + pf < nr) {
-      const char* p = reinterpret_cast<const char*>(w + (r + pf) * stride);
-      for (size_t off = 0; off < stride; off += 64) _mm_prefetch(p + off, _MM_HINT_T0);
-    }
-    K(n, w + r * stride, &a, y + r);
+    const uint8_t* row = w + r * stride;
+    if (pf > 0)
+      for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(row + pf + off), _MM_HINT_T0);
+    K(n, row, &a, y + r);
   }
 }
 }  // namespace
@@ -300,9 +301,9 @@ void rows_loop(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const Act
 QDotRowsFn qdot_rows_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
   switch (t) {
-    case DType::Q8_0: return rows_loop<dot_q8_0<1>>;
-    case DType::Q4_K: return rows_loop<dot_q45k<false, 1>>;
-    case DType::Q6_K: return rows_loop<dot_q6k<1>>;
+    case DType::Q8_0: return rows_loop<DType::Q8_0, dot_q8_0<1>>;
+    case DType::Q4_K: return rows_loop<DType::Q4_K, dot_q45k<false, 1>>;
+    case DType::Q6_K: return rows_loop<DType::Q6_K, dot_q6k<1>>;
     default: return nullptr;
   }
 }

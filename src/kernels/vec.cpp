@@ -1,5 +1,7 @@
 #include "kernels/vec.h"
 
+#include <cmath>
+
 #include "kernels/cpu_features.h"
 
 namespace herd {
@@ -18,7 +20,29 @@ float dot_f32(const float* a, const float* b, size_t n) {
 void axpy_f32(float a, const float* x, float* y, size_t n) {
   for (size_t i = 0; i < n; ++i) y[i] += a * x[i];
 }
+float max_f32(const float* x, size_t n) {
+  float m = -INFINITY;
+  for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+float sum_f32(const float* x, size_t n) {
+  float s[16] = {};
+  size_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) s[j] += x[i + j];
+  float r = 0;
+  for (float v : s) r += v;
+  for (; i < n; ++i) r += x[i];
+  return r;
+}
 }  // namespace scalar
+
+float sum_f32(const float* x, size_t n) {
+  if (use_avx512()) return avx512::sum_f32(x, n);
+  return use_avx2() ? avx2::sum_f32(x, n) : scalar::sum_f32(x, n);
+}
+
+float max_f32(const float* x, size_t n) { return use_avx2() ? avx2::max_f32(x, n) : scalar::max_f32(x, n); }
 
 float dot_f32(const float* a, const float* b, size_t n) {
   return use_avx2() ? avx2::dot_f32(a, b, n) : scalar::dot_f32(a, b, n);

@@ -10,6 +10,11 @@ namespace herd {
 float dot_f32(const float* a, const float* b, size_t n);
 // y[i] += a * x[i]
 void axpy_f32(float a, const float* x, float* y, size_t n);
+// Sum of x[0..n) in many partial sums (not the serial order); with the widest loads the CPU has,
+// so that it also serves as the read-bandwidth probe's streaming loop.
+float sum_f32(const float* x, size_t n);
+// Largest of x[0..n) ignoring NaNs (-inf when n == 0 or all are NaN).
+float max_f32(const float* x, size_t n);
 // y[i] = a * y[i]
 void scale_f32(float a, float* y, size_t n);
 // Converts n elements of a weight row to f32 (vectorized for BF16 and F16).
@@ -29,16 +34,21 @@ namespace avx512 {
 // Defined for n == 128 only (Llama 4's head_dim); callers fall back otherwise.
 void dot_rows_128(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out);
 void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, float* acc);
+float sum_f32(const float* x, size_t n);
 }  // namespace avx512
 
 namespace scalar {
 float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
+float max_f32(const float* x, size_t n);
+float sum_f32(const float* x, size_t n);
 }  // namespace scalar
 
 namespace avx2 {
 float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
+float max_f32(const float* x, size_t n);
+float sum_f32(const float* x, size_t n);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);
 float dot_bf16(const float* a, const uint16_t* b, size_t n);

@@ -2,6 +2,8 @@
 // called after cpu_features() confirmed support.
 #include <immintrin.h>
 
+#include <cmath>
+
 #include "kernels/vec.h"
 
 namespace herd::avx2 {
@@ -36,6 +38,37 @@ void axpy_f32(float a, const float* x, float* y, size_t n) {
   size_t i = 0;
   for (; i + 8 <= n; i += 8) _mm256_storeu_ps(y + i, _mm256_fmadd_ps(va, _mm256_loadu_ps(x + i), _mm256_loadu_ps(y + i)));
   for (; i < n; ++i) y[i] += a * x[i];
+}
+
+float max_f32(const float* x, size_t n) {
+  // vmaxps(x, m) keeps m where x is NaN, as the scalar x > m ? x : m does.
+  __m256 m0 = _mm256_set1_ps(-INFINITY), m1 = m0, m2 = m0, m3 = m0;
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    m0 = _mm256_max_ps(_mm256_loadu_ps(x + i), m0);
+    m1 = _mm256_max_ps(_mm256_loadu_ps(x + i + 8), m1);
+    m2 = _mm256_max_ps(_mm256_loadu_ps(x + i + 16), m2);
+    m3 = _mm256_max_ps(_mm256_loadu_ps(x + i + 24), m3);
+  }
+  m0 = _mm256_max_ps(_mm256_max_ps(m0, m1), _mm256_max_ps(m2, m3));
+  alignas(32) float lanes[8];
+  _mm256_store_ps(lanes, m0);
+  float m = -INFINITY;
+  for (float v : lanes) m = v > m ? v : m;
+  for (; i < n; ++i) m = x[i] > m ? x[i] : m;
+  return m;
+}
+
+float sum_f32(const float* x, size_t n) {
+  __m256 s[8];
+  for (__m256& v : s) v = _mm256_setzero_ps();
+  size_t i = 0;
+  for (; i + 64 <= n; i += 64)
+    for (int j = 0; j < 8; ++j) s[j] = _mm256_add_ps(s[j], _mm256_loadu_ps(x + i + 8 * j));
+  for (int j = 1; j < 8; ++j) s[0] = _mm256_add_ps(s[0], s[j]);
+  float r = hsum(s[0]);
+  for (; i < n; ++i) r += x[i];
+  return r;
 }
 
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n) {

@@ -66,4 +66,17 @@ void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t 
   else weighted_sum_t<DType::F16>(p, rows, stride, count, acc);
 }
 
+float sum_f32(const float* x, size_t n) {
+  // 8 accumulators of one cache line each: 512 bytes in flight per iteration.
+  __m512 s[8];
+  for (__m512& v : s) v = _mm512_setzero_ps();
+  size_t i = 0;
+  for (; i + 128 <= n; i += 128)
+    for (int j = 0; j < 8; ++j) s[j] = _mm512_add_ps(s[j], _mm512_loadu_ps(x + i + 16 * j));
+  for (int j = 1; j < 8; ++j) s[0] = _mm512_add_ps(s[0], s[j]);
+  float r = _mm512_reduce_add_ps(s[0]);
+  for (; i < n; ++i) r += x[i];
+  return r;
+}
+
 }  // namespace herd::avx512

@@ -158,8 +158,9 @@ void PagedKVCache::attend_task(int layer, int g, const int64_t* pos, const int64
   ta.begin(n, group, hd_, s.scale, q + g * group * hd_, q_stride, pos, lo);
   int64_t from = INT64_MAX, to = -1;
   for (int64_t t = 0; t < n; ++t) from = std::min(from, lo[t]), to = std::max(to, pos[t]);
-  kf.resize(kMaxSegment * hd_);
-  vf.resize(kMaxSegment * hd_);
+  // Dequantization scratch only for quantized rows (f32/bf16/f16 are read in place).
+  if (is_quantized(opt_.k_type)) kf.resize(kMaxSegment * hd_);
+  if (is_quantized(opt_.v_type)) vf.resize(kMaxSegment * hd_);
   const int64_t P = opt_.page_tokens;
   for (int64_t x = from; x <= to;) {
     int64_t len;
@@ -222,8 +223,9 @@ void PagedKVCache::attend(int layer, const int64_t* pos, int64_t T, const float*
   std::mutex err_mu;
   std::string err;
   ThreadPool::global().parallel_for(n_tiles * n_kv_, 1, [&](int64_t a, int64_t b) {
-    std::vector<uint8_t> io;
-    std::vector<float> kf, vf;
+    // Per-thread scratch kept across calls: decode attends once per layer and token.
+    thread_local std::vector<uint8_t> io;
+    thread_local std::vector<float> kf, vf;
     for (int64_t task = a; task < b; ++task) {
       const int g = static_cast<int>(task % n_kv_);
       const int64_t t0 = (task / n_kv_) * kQueryTile, n = std::min(kQueryTile, T - t0);

@@ -36,6 +36,59 @@ void route_token(const float* logits, int E, int k, int32_t* choice, float* scor
   }
 }
 
+// T < 4 tokens (decode): the shared expert and each chosen expert (its tokens gathered, inputs
+// scaled by the gate) as two batched products, every gate/up in one pool dispatch and every down
+// in another, instead of two dispatches per expert. ffn_out = the shared expert's output, then
+// each expert's rows added in ascending expert order (the values of one swiglu call per expert).
+void moe_small_batch(const ModelConfig& c, const LayerWeights& w, int64_t T, Scratch& s) {
+  const int64_t D = c.hidden_size, Fs = w.shared.gate.rows, Fe = w.experts.front().gate.rows;
+  const int k = c.top_k;
+  const int64_t R = T * k;  // routed rows
+  // Slots (token-choice indices) in ascending expert order, then slot order.
+  std::vector<int64_t> slots(R);
+  std::iota(slots.begin(), slots.end(), 0);
+  std::stable_sort(slots.begin(), slots.end(), [&](int64_t a, int64_t b) { return s.choice[a] < s.choice[b]; });
+  s.expert_in.resize(R * D);
+  s.expert_out.resize(R * D);
+  s.gate.resize(T * Fs + R * Fe);
+  s.up.resize(s.gate.size());
+  s.act.resize(s.gate.size());
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t t = slots[r] / k;
+    const float g = s.choice_score[slots[r]];
+    const float* src = s.norm.data() + t * D;
+    float* dst = s.expert_in.data() + r * D;
+    for (int64_t i = 0; i < D; ++i) dst[i] = src[i] * g;
+  }
+  // One task pair per expert run (rows r0..r1 of the same expert).
+  std::vector<MatmulTask> gu{{s.norm.data(), T, &w.shared.gate, s.gate.data()}, {s.norm.data(), T, &w.shared.up, s.up.data()}};
+  std::vector<MatmulTask> down{{s.act.data(), T, &w.shared.down, s.ffn_out.data()}};
+  for (int64_t r0 = 0, r1; r0 < R; r0 = r1) {
+    const int e = s.choice[slots[r0]];
+    for (r1 = r0 + 1; r1 < R && s.choice[slots[r1]] == e; ++r1) {
+    }
+    const FfnWeights& f = w.experts[e];
+    const int64_t o = T * Fs + r0 * Fe;
+    gu.push_back({s.expert_in.data() + r0 * D, r1 - r0, &f.gate, s.gate.data() + o});
+    gu.push_back({s.expert_in.data() + r0 * D, r1 - r0, &f.up, s.up.data() + o});
+    down.push_back({s.act.data() + o, r1 - r0, &f.down, s.expert_out.data() + r0 * D});
+  }
+  matmul_batch(gu.data(), static_cast<int>(gu.size()));
+  // SiLU per product, as separate swiglu calls would do it.
+  silu_mul(s.gate.data(), s.up.data(), s.act.data(), T * Fs);
+  for (size_t i = 1; i < down.size(); ++i) {
+    const int64_t o = down[i].x - s.act.data();
+    silu_mul(s.gate.data() + o, s.up.data() + o, s.act.data() + o, down[i].T * Fe);
+  }
+  matmul_batch(down.data(), static_cast<int>(down.size()));
+  for (int64_t r = 0; r < R; ++r) {
+    const int64_t t = slots[r] / k;
+    const float* src = s.expert_out.data() + r * D;
+    float* dst = s.ffn_out.data() + t * D;
+    for (int64_t i = 0; i < D; ++i) dst[i] += src[i];
+  }
+}
+
 }  // namespace
 
 void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h, int64_t T, Scratch& s,
@@ -46,11 +99,9 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
   for_rows(T, [&](int64_t a, int64_t b) {
     rms_norm(h + a * D, w.ffn_norm.data(), s.norm.data() + a * D, b - a, D, static_cast<float>(c.rms_norm_eps));
   });
-
-  // Shared expert (MoE) or dense FFN, on the unscaled normalized input.
-  swiglu(w.shared, s.norm.data(), T, s.ffn_out.data(), s);
-
-  if (w.moe) {
+  if (!w.moe) {  // dense FFN
+    swiglu(w.shared, s.norm.data(), T, s.ffn_out.data(), s);
+  } else {
     const int E = c.n_experts, k = c.top_k;
     s.router.resize(T * E);
     matmul(s.norm.data(), T, w.router, s.router.data());
@@ -62,35 +113,12 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
       router_out->experts = s.choice;
       router_out->scores = s.choice_score;
     }
-    if (T >= 4 && k <= 64) {  // prefill: whole experts spread over the threads
+    if (T >= 4 && k <= 64) {  // prefill: the shared expert, then whole experts spread over the threads
+      swiglu(w.shared, s.norm.data(), T, s.ffn_out.data(), s);
       moe_experts_prefill(c, w, s.norm.data(), T, s.choice.data(), s.choice_score.data(), s.ffn_out.data(), h);
       return;
     }
-    // Group tokens by expert: one matmul per active expert over its gathered rows. The gate
-    // scales the expert's INPUT (Llama 4), not its output.
-    std::vector<std::vector<int64_t>> slots(E);
-    for (int64_t j = 0; j < T * k; ++j) slots[s.choice[j]].push_back(j);
-    for (int e = 0; e < E; ++e) {
-      const auto& sl = slots[e];
-      if (sl.empty()) continue;
-      const int64_t n = static_cast<int64_t>(sl.size());
-      s.expert_in.resize(n * D);
-      s.expert_out.resize(n * D);
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t t = sl[r] / k;
-        const float g = s.choice_score[sl[r]];
-        const float* src = s.norm.data() + t * D;
-        float* dst = s.expert_in.data() + r * D;
-        for (int64_t i = 0; i < D; ++i) dst[i] = src[i] * g;
-      }
-      swiglu(w.experts[e], s.expert_in.data(), n, s.expert_out.data(), s);
-      for (int64_t r = 0; r < n; ++r) {
-        const int64_t t = sl[r] / k;
-        const float* src = s.expert_out.data() + r * D;
-        float* dst = s.ffn_out.data() + t * D;
-        for (int64_t i = 0; i < D; ++i) dst[i] += src[i];
-      }
-    }
+    moe_small_batch(c, w, T, s);
   }
   for_rows(T, [&](int64_t a, int64_t b) {
     for (int64_t i = a * D; i < b * D; ++i) h[i] += s.ffn_out[i];

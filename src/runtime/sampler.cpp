@@ -5,6 +5,7 @@
 #include <unordered_set>
 
 #include "core/error.h"
+#include "kernels/vec.h"
 
 namespace herd {
 
@@ -37,10 +38,13 @@ uint64_t Rng::next() {
 double Rng::uniform() { return static_cast<double>(next() >> 11) * 0x1.0p-53; }
 
 int32_t argmax(const float* logits, int64_t n) {
-  int64_t best = 0;
-  for (int64_t i = 1; i < n; ++i)
-    if (logits[i] > logits[best]) best = i;
-  return static_cast<int32_t>(best);
+  // The largest value (SIMD), then its first index: the first maximum, NaNs never chosen (index 0
+  // when nothing else compares greater).
+  if (n <= 0) return 0;
+  const float m = max_f32(logits, static_cast<size_t>(n));
+  for (int64_t i = 0; i < n; ++i)
+    if (logits[i] == m) return static_cast<int32_t>(i);
+  return 0;
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {

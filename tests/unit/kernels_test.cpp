@@ -57,6 +57,36 @@ TEST(Vec, SimdMatchesScalar) {
   }
 }
 
+// sum_f32 (the bandwidth probe's loop) and max_f32 (argmax) at every level against double / plain
+// loops, over lengths that end in the vector body and in the scalar tail.
+TEST(Vec, SumAndMaxMatchScalar) {
+  std::mt19937 rng(2);
+  std::normal_distribution<float> nd;
+  for (size_t n : {0u, 1u, 7u, 8u, 63u, 64u, 127u, 128u, 129u, 1000u, 4099u}) {
+    std::vector<float> a(n);
+    double ref = 0;
+    float mx = -INFINITY;
+    for (size_t i = 0; i < n; ++i) a[i] = nd(rng), ref += a[i], mx = std::max(mx, a[i]);
+    const double tol = 1e-5 * (n + 1);
+    EXPECT_NEAR(sum_f32(a.data(), n), ref, tol) << n;
+    EXPECT_NEAR(scalar::sum_f32(a.data(), n), ref, tol) << n;
+    EXPECT_EQ(max_f32(a.data(), n), mx) << n;
+    EXPECT_EQ(scalar::max_f32(a.data(), n), mx) << n;
+    if (use_avx2()) {
+      EXPECT_NEAR(avx2::sum_f32(a.data(), n), ref, tol) << n;
+      EXPECT_EQ(avx2::max_f32(a.data(), n), mx) << n;
+    }
+    if (use_avx512()) EXPECT_NEAR(avx512::sum_f32(a.data(), n), ref, tol) << n;
+    if (n > 3) {  // a NaN is skipped by max_f32
+      a[n / 2] = NAN;
+      float m2 = -INFINITY;
+      for (size_t i = 0; i < n; ++i)
+        if (!std::isnan(a[i])) m2 = std::max(m2, a[i]);
+      EXPECT_EQ(max_f32(a.data(), n), m2) << n;
+    }
+  }
+}
+
 // The attention row loops against plain loops on the converted values, for every element type and
 // for head_dim 128 (AVX-512 register path) and other sizes (generic path).
 TEST(Vec, AttentionRowLoops) {

@@ -1,5 +1,7 @@
-// The prefill FFN path (whole experts per thread, per-token sums afterwards) against the serial
-// one-expert-at-a-time loop: bit-identical, for f32 and quantized experts, top-1 and top-2.
+// The MoE FFN paths against the serial one-expert-at-a-time loop (one swiglu call per expert):
+// prefill (whole experts per thread, per-token sums afterwards) and decode / small batches (the
+// shared and all chosen experts' projections batched into two pool dispatches). Bit-identical, for
+// f32 and quantized experts, top-1 and top-2.
 #include <gtest/gtest.h>
 
 #include <cstring>
@@ -104,6 +106,12 @@ TEST(MoePrefill, BitIdenticalToSerialExpertLoop) {
       run_case(t, k, 40);
       run_case(t, k, 5);
     }
+}
+
+TEST(MoeDecode, BitIdenticalToSerialExpertLoop) {
+  for (DType t : {DType::F32, DType::Q8_0, DType::Q4_K, DType::Q6_K})
+    for (int k : {1, 2})
+      for (int64_t T : {1, 2, 3}) run_case(t, k, T);
 }
 
 }  // namespace

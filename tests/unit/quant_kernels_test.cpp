@@ -394,8 +394,8 @@ TEST(QDot, MatmulFastAndExact) {
 }
 
 // matmul_multi (one dispatch for several matrices on the same input, as q/k/v and gate/up) gives
-// exactly what separate matmul calls give: fused (decode, mixed types with one activation format,
-// rows that split unevenly over threads), unfused (mixed activation formats, T >= 4, exact mode).
+// exactly what separate matmul calls give: fused (decode, mixed types and activation formats, rows
+// that split unevenly over threads), unfused (T >= 4, exact mode).
 TEST(QDot, MatmulMultiMatchesSeparateCalls) {
   std::mt19937 rng(41);
   const int64_t cols = 512;
@@ -430,6 +430,46 @@ TEST(QDot, MatmulMultiMatchesSeparateCalls) {
   set_matmul_exact(false);
 }
 
+// matmul_batch with separate inputs (the shared and routed experts' projections): each product
+// equals its own matmul call, with distinct and shared inputs, different token counts per task,
+// empty tasks, and the unfused fallback when one task has T >= 4 or in exact mode.
+TEST(QDot, MatmulBatchMatchesSeparateCalls) {
+  std::mt19937 rng(47);
+  auto make = [&](DType t, int64_t rows, int64_t cols, std::vector<uint8_t>& buf) {
+    auto wf = random_floats(rows * cols, rng, 0.05f);
+    buf.resize(rows * dtype_row_bytes(t, cols));
+    for (int64_t r = 0; r < rows; ++r) quant::quantize(t, wf.data() + r * cols, buf.data() + r * dtype_row_bytes(t, cols), cols);
+    return WeightMatrix{t, buf.data(), rows, cols, cols, false};
+  };
+  std::vector<uint8_t> b0, b1, b2, b3;
+  const WeightMatrix W0 = make(DType::Q4_K, 70, 512, b0), W1 = make(DType::Q8_0, 33, 512, b1),
+                     W2 = make(DType::Q6_K, 130, 256, b2), W3 = make(DType::Q4_0, 48, 256, b3);
+  for (bool exact : {false, true})
+    for (int64_t Tb : {int64_t{1}, int64_t{3}, int64_t{4}}) {
+      set_matmul_exact(exact);
+      const int64_t Ta = 2;
+      auto xa = random_floats(Ta * 512, rng), xb = random_floats(Tb * 256, rng);
+      std::vector<float> y0(Ta * 70), y1(Ta * 33), y2(Tb * 130), y3(Tb * 48), unused(1, -3.0f);
+      const MatmulTask tasks[] = {{xa.data(), Ta, &W0, y0.data()},
+                                  {xb.data(), Tb, &W2, y2.data()},
+                                  {xa.data(), 0, &W1, unused.data()},
+                                  {xa.data(), Ta, &W1, y1.data()},
+                                  {xb.data(), Tb, &W3, y3.data()}};
+      matmul_batch(tasks, 5);
+      std::vector<float> r0(y0.size()), r1(y1.size()), r2(y2.size()), r3(y3.size());
+      matmul(xa.data(), Ta, W0, r0.data());
+      matmul(xa.data(), Ta, W1, r1.data());
+      matmul(xb.data(), Tb, W2, r2.data());
+      matmul(xb.data(), Tb, W3, r3.data());
+      EXPECT_EQ(y0, r0) << "T=" << Tb << " exact " << exact;
+      EXPECT_EQ(y1, r1) << "T=" << Tb << " exact " << exact;
+      EXPECT_EQ(y2, r2) << "T=" << Tb << " exact " << exact;
+      EXPECT_EQ(y3, r3) << "T=" << Tb << " exact " << exact;
+      EXPECT_EQ(unused[0], -3.0f);
+    }
+  set_matmul_exact(false);
+}
+
 // The one-token multi-row kernel (decode) gives exactly the one-row kernel's values, for every
 // row, with row strides longer than a row, partial 16-block steps (Q8_0) and any prefetch
 // distance, and stays within the 8-bit activation error of dequantize-then-f32; it exists for
@@ -459,7 +499,7 @@ TEST(QDot, RowsKernelMatchesOneRowKernel) {
       quantize_acts(x.data(), 1, n, act_kind(t), a);
       const ActRow row = act_row(a, 0);
       for (int64_t nr : {int64_t{1}, int64_t{3}, int64_t{21}})
-        for (int pf : {0, 2}) {
+        for (size_t pf : {size_t{0}, size_t{64}, size_t{4096}}) {
           std::vector<float> y(nr + 1, -7.0f);
           rows_fn(n, w.data(), stride, nr, row, y.data(), pf);
           for (int64_t r = 0; r < nr; ++r) {

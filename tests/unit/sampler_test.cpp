@@ -2,6 +2,7 @@
 
 #include <cmath>
 #include <map>
+#include <random>
 
 #include "core/error.h"
 #include "runtime/sampler.h"
@@ -17,6 +18,34 @@ TEST(Sampler, GreedyIsArgmax) {
   Sampler s(SamplingParams{});
   auto l = logits_of({0.1f, 2.0f, -1.0f, 1.9f});
   EXPECT_EQ(s.sample(l.data(), 4, {}), 1);
+}
+
+// argmax (SIMD maximum, then its index) picks the first of equal maxima and never a NaN, at every
+// length and position (vector body and scalar tail).
+TEST(Sampler, ArgmaxFirstMaximumAtAnyPosition) {
+  std::mt19937 rng(5);
+  std::uniform_real_distribution<float> u(-30.0f, -1.0f);
+  for (int64_t n : {1, 7, 8, 31, 32, 33, 100, 202048}) {
+    std::vector<float> l(n);
+    for (float& x : l) x = u(rng);
+    for (int64_t at : {int64_t{0}, n / 2, n - 1}) {
+      std::vector<float> v = l;
+      v[at] = 5.0f;
+      EXPECT_EQ(argmax(v.data(), n), at) << n;
+      if (at + 1 < n) {
+        v[n - 1] = 5.0f;  // a later tie: still the first
+        EXPECT_EQ(argmax(v.data(), n), at) << n;
+      }
+      if (n > 1 && at > 0) {
+        v[at - 1] = NAN;  // NaNs are skipped
+        EXPECT_EQ(argmax(v.data(), n), at) << n;
+      }
+    }
+  }
+  const float neg[] = {-3.0f, -0.0f, 0.0f, -1.0f};
+  EXPECT_EQ(argmax(neg, 4), 1);  // -0 == 0: the first of the two
+  const float nan_only[] = {NAN, NAN};
+  EXPECT_EQ(argmax(nan_only, 2), 0);
 }
 
 TEST(Sampler, SameSeedSameTokens) {
