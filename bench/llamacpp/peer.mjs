@@ -37,8 +37,9 @@ if (mode === "probs") {
   // so llama.cpp skips the output projection (the largest matrix) and the timing is not comparable.
   // The sampler runs natively (temperature 0 = greedy, no grammar, no penalties); logits are never
   // copied into JS.
-  const [p, n, threads, reps] = rest.map(Number);
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
+  const [p, n, threads, reps] = rest.slice(0, 4).map(Number);
+  const useMmap = rest[4] !== "nommap";  // "nommap": weights read into memory, as herd --no-mmap
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap });
   const ctx = await model.createContext({ contextSize: p + n + 16, threads: { ideal: threads, min: threads }, batchSize: 512, sequences: 1 });
   const seq = ctx.getSequence();
   const prefill = [], decode = [];

@@ -1,6 +1,7 @@
 #include "core/mapped_file.h"
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 #include <fcntl.h>
 #include <sys/mman.h>
@@ -11,7 +12,7 @@
 
 namespace herd {
 
-MappedFile::MappedFile(const std::string& path) : path_(path) {
+MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path), access_(access) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
   if (fd < 0) fail(path, ": cannot open: ", std::strerror(errno));
   struct stat st {};
@@ -25,7 +26,31 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
     fail(path, ": not a regular file");
   }
   size_ = static_cast<size_t>(st.st_size);
-  if (size_ > 0) {
+  if (size_ > 0 && access == FileAccess::Ram) {
+    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    if (p == MAP_FAILED) {
+      int e = errno;
+      ::close(fd);
+      fail(path, ": cannot allocate ", size_, " bytes to load it into memory: ", std::strerror(e));
+    }
+    ::madvise(p, size_, MADV_HUGEPAGE);  // a hint: ignored where THP is off
+    size_t got = 0;
+    while (got < size_) {
+      const ssize_t r = ::pread(fd, static_cast<uint8_t*>(p) + got, std::min<size_t>(size_ - got, size_t{64} << 20),
+                                static_cast<off_t>(got));
+      if (r < 0 && errno == EINTR) continue;
+      if (r <= 0) {
+        const int e = r < 0 ? errno : 0;
+        ::munmap(p, size_);
+        ::close(fd);
+        if (e) fail(path, ": read failed at byte ", got, ": ", std::strerror(e));
+        fail(path, ": file ended at byte ", got, " of ", size_, " while loading it (truncated meanwhile?)");
+      }
+      got += static_cast<size_t>(r);
+    }
+    ::mprotect(p, size_, PROT_READ);
+    data_ = static_cast<const uint8_t*>(p);
+  } else if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
       int e = errno;
@@ -39,7 +64,8 @@ MappedFile::MappedFile(const std::string& path) : path_(path) {
 
 MappedFile::~MappedFile() { release(); }
 
-MappedFile::MappedFile(MappedFile&& o) noexcept : path_(std::move(o.path_)), data_(o.data_), size_(o.size_) {
+MappedFile::MappedFile(MappedFile&& o) noexcept
+    : path_(std::move(o.path_)), data_(o.data_), size_(o.size_), access_(o.access_) {
   o.data_ = nullptr;
   o.size_ = 0;
 }
@@ -50,6 +76,7 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
     path_ = std::move(o.path_);
     data_ = o.data_;
     size_ = o.size_;
+    access_ = o.access_;
     o.data_ = nullptr;
     o.size_ = 0;
   }

@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 
 namespace herd {
 
-Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
+Checkpoint::Checkpoint(const std::string& dir, FileAccess access) : dir_(dir) {
   fs::path d(dir);
   fs::path index = d / "model.safetensors.index.json";
   fs::path single = d / "model.safetensors";
@@ -36,7 +36,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
       if (!shards.count(fname)) {
         fs::path p = d / fname;
         if (!fs::exists(p)) fail(index.string(), ": shard '", fname, "' listed for '", name, "' does not exist");
-        files_.push_back(std::make_unique<SafetensorsFile>(p.string()));
+        files_.push_back(std::make_unique<SafetensorsFile>(p.string(), access));
         shards[fname] = files_.back().get();
       }
       auto& ts = shards[fname]->tensors();
@@ -45,7 +45,7 @@ Checkpoint::Checkpoint(const std::string& dir) : dir_(dir) {
       index_[name] = &it->second;
     }
   } else if (fs::exists(single)) {
-    files_.push_back(std::make_unique<SafetensorsFile>(single.string()));
+    files_.push_back(std::make_unique<SafetensorsFile>(single.string(), access));
     for (auto& [name, t] : files_.back()->tensors()) index_[name] = &t;
   } else {
     fail(dir, ": no model.safetensors or model.safetensors.index.json");

@@ -13,7 +13,7 @@ namespace herd {
 
 class Checkpoint {
  public:
-  explicit Checkpoint(const std::string& dir);
+  explicit Checkpoint(const std::string& dir, FileAccess access = FileAccess::Map);
 
   bool has(const std::string& name) const;
   // Throws naming the directory when the tensor is missing.

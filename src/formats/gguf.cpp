@@ -107,7 +107,7 @@ void read_scalar(Reader& r, GGUFType t, GGUFValue& v, const char* what) {
 
 }  // namespace
 
-GGUFFile::GGUFFile(const std::string& path) : file_(path) {
+GGUFFile::GGUFFile(const std::string& path, FileAccess access) : file_(path, access) {
   const std::string& p = file_.path();
   Reader r(file_.data(), file_.size(), p);
   if (file_.size() < 4 || std::memcmp(file_.data(), "GGUF", 4) != 0)

@@ -47,7 +47,7 @@ struct GGUFTensor {
 
 class GGUFFile {
  public:
-  explicit GGUFFile(const std::string& path);
+  explicit GGUFFile(const std::string& path, FileAccess access = FileAccess::Map);
 
   const std::string& path() const { return file_.path(); }
   uint32_t version() const { return version_; }

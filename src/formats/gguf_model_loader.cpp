@@ -159,8 +159,8 @@ class Binder {
 
 }  // namespace
 
-LoadedWeights load_gguf_model(const std::string& path) {
-  auto file = std::make_shared<GGUFFile>(path);
+LoadedWeights load_gguf_model(const std::string& path, FileAccess access) {
+  auto file = std::make_shared<GGUFFile>(path, access);
   const GGUFFile& f = *file;
   LoadedWeights out;
   ModelConfig& c = out.config;

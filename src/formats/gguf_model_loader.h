@@ -13,7 +13,7 @@ namespace herd {
 // Config only (no tensors bound); `f` must be a model file, not a vocabulary-only one.
 ModelConfig gguf_model_config(const GGUFFile& f);
 
-LoadedWeights load_gguf_model(const std::string& path);
+LoadedWeights load_gguf_model(const std::string& path, FileAccess access = FileAccess::Map);
 
 bool is_gguf_path(const std::string& path);  // a regular file that starts with "GGUF"
 

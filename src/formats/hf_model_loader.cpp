@@ -46,11 +46,11 @@ class Binder {
 
 }  // namespace
 
-LoadedWeights load_hf_model(const std::string& dir) {
+LoadedWeights load_hf_model(const std::string& dir, FileAccess access) {
   LoadedWeights out;
   ModelConfig& c = out.config;
   c = load_hf_config(dir);
-  auto ck = std::make_shared<Checkpoint>(dir);
+  auto ck = std::make_shared<Checkpoint>(dir, access);
   Binder b(*ck, c.tensor_prefix);
   ModelWeights& w = out.weights;
   const int64_t D = c.hidden_size, V = c.vocab_size, hd = c.head_dim;

@@ -3,6 +3,7 @@
 // ModelWeights, checking every tensor's presence, shape and dtype against the config.
 #include <string>
 
+#include "core/mapped_file.h"
 #include "model/model_config.h"
 #include "model/model_weights.h"
 
@@ -13,6 +14,6 @@ struct LoadedWeights {
   ModelWeights weights;
 };
 
-LoadedWeights load_hf_model(const std::string& dir);
+LoadedWeights load_hf_model(const std::string& dir, FileAccess access = FileAccess::Map);
 
 }  // namespace herd

@@ -35,7 +35,7 @@ size_t element_size(const std::string& d) {
 
 }  // namespace
 
-SafetensorsFile::SafetensorsFile(const std::string& path) : file_(path) {
+SafetensorsFile::SafetensorsFile(const std::string& path, FileAccess access) : file_(path, access) {
   const size_t size = file_.size();
   if (size < 8) fail(path, ": not a safetensors file (", size, " bytes, need at least 8 for the header length)");
   uint64_t header_len = 0;

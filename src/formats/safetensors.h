@@ -29,7 +29,7 @@ class SafetensorsFile {
  public:
   // Validates the whole header (offsets, sizes, dtypes) and throws herd::Error naming the file
   // and the problem on any inconsistency.
-  explicit SafetensorsFile(const std::string& path);
+  explicit SafetensorsFile(const std::string& path, FileAccess access = FileAccess::Map);
 
   const std::map<std::string, TensorInfo>& tensors() const { return tensors_; }
   const std::map<std::string, std::string>& metadata() const { return metadata_; }

@@ -12,8 +12,8 @@ namespace herd {
 TextModel::TextModel(ModelConfig config, ModelWeights weights)
     : config_(std::move(config)), weights_(std::move(weights)), inv_freq_(config_.rope_inv_freq()) {}
 
-std::unique_ptr<TextModel> TextModel::load(const std::string& path) {
-  LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path) : load_hf_model(path);
+std::unique_ptr<TextModel> TextModel::load(const std::string& path, FileAccess access) {
+  LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path, access) : load_hf_model(path, access);
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
 }
 

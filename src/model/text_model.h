@@ -5,6 +5,7 @@
 #include <string>
 #include <vector>
 
+#include "core/mapped_file.h"
 #include "kv/kv_cache.h"
 #include "kv/kv_options.h"
 #include "model/blocks.h"
@@ -19,7 +20,7 @@ class TextModel {
   TextModel(ModelConfig config, ModelWeights weights);
 
   // Loads a model directory (Hugging Face config.json + safetensors) or a GGUF file.
-  static std::unique_ptr<TextModel> load(const std::string& path);
+  static std::unique_ptr<TextModel> load(const std::string& path, FileAccess access = FileAccess::Map);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }

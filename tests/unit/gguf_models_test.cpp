@@ -187,6 +187,19 @@ TEST_P(GgufModel, FastModeMatchesLlamaCpp) {
   }
 }
 
+// --no-mmap (FileAccess::Ram: the file read into anonymous memory) gives bit-identical logits.
+TEST_P(GgufModel, RamLoadMatchesMappedLoad) {
+  const std::string path = (dir_ / file_["file"].get<std::string>()).string();
+  auto ram = TextModel::load(path, FileAccess::Ram);
+  auto ids = file_["sequences"][0]["ids"].get<std::vector<int32_t>>();
+  const int64_t V = model_->config().vocab_size;
+  std::vector<float> a(ids.size() * V), b(ids.size() * V);
+  auto ca = model_->new_cache(), cb = ram->new_cache();
+  model_->forward(ids.data(), static_cast<int64_t>(ids.size()), *ca, a.data(), true);
+  ram->forward(ids.data(), static_cast<int64_t>(ids.size()), *cb, b.data(), true);
+  EXPECT_EQ(a, b);
+}
+
 INSTANTIATE_TEST_SUITE_P(Fixtures, GgufModel, ::testing::ValuesIn(cases()),
                          [](const auto& info) { return info.param.model + "_" + info.param.type; });
 

@@ -221,9 +221,9 @@ std::string one_tensor(uint32_t version, uint32_t type, uint64_t off, size_t dat
   return w.b;
 }
 
-std::string error_of(const fs::path& p) {
+std::string error_of(const fs::path& p, FileAccess access = FileAccess::Map) {
   try {
-    GGUFFile f(p.string());
+    GGUFFile f(p.string(), access);
     (void)f;
   } catch (const Error& e) {
     return e.what();
@@ -240,6 +240,7 @@ class GgufBad : public ::testing::Test {
     test::write_file(p, bytes);
     std::string e = error_of(p);
     EXPECT_NE(e.find(p.string()), std::string::npos) << "error does not name the file: " << e;
+    EXPECT_EQ(error_of(p, FileAccess::Ram), e) << "read into memory (--no-mmap)";
     return e;
   }
   fs::path dir_;

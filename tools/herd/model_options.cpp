@@ -27,6 +27,12 @@ void add_sampling_options(CLI::App* sub, SamplingParams& p) {
   sub->add_option("-s,--seed", p.seed, "random seed (same seed, same output)");
 }
 
+void add_load_options(CLI::App* sub, bool& no_mmap) {
+  sub->add_flag("--no-mmap", no_mmap,
+                "read the weights into memory (transparent huge pages) instead of mapping the file: a private "
+                "copy and a full read at load, faster decode");
+}
+
 void add_kv_options(CLI::App* sub, KVFlags& f) {
   sub->add_option("--kv-type", f.type, "KV storage for keys and values: f32, bf16, f16, q8_0, q4_0")->capture_default_str();
   sub->add_option("--kv-type-k", f.type_k, "key storage (overrides --kv-type)");

@@ -4,6 +4,7 @@
 
 #include <CLI/CLI.hpp>
 
+#include "core/mapped_file.h"
 #include "kv/kv_options.h"
 #include "runtime/sampler.h"
 
@@ -16,6 +17,9 @@ struct KVFlags {
 };
 
 void add_sampling_options(CLI::App* sub, SamplingParams& p);
+// --no-mmap: read the weights into memory (huge pages) instead of mapping the file.
+void add_load_options(CLI::App* sub, bool& no_mmap);
+inline FileAccess file_access(bool no_mmap) { return no_mmap ? FileAccess::Ram : FileAccess::Map; }
 void add_kv_options(CLI::App* sub, KVFlags& f);
 
 }  // namespace herd::cli
