@@ -3,7 +3,7 @@
 same GGUF file, alternating runs (herd, llama.cpp, herd, ...) in one session;
 prints medians, bests and ratios, and the decode share of the memory roofline for both engines.
 
-  python3 bench/compare_llamacpp.py MODEL.gguf [-p 256] [-n 64] [-t 2] [-r 5] [--no-mmap] [--json]
+  python3 bench/compare_llamacpp.py MODEL.gguf [-p 256] [-n 64] [-t 2] [-r 5] [--mmap] [--json]
 
 herd runs with -t T; llama.cpp with T and with 1 thread, and the ratios use whichever is faster
 (on a busy 2-vCPU machine llama.cpp's spinning thread barrier can make 2 threads 10x slower than
@@ -30,8 +30,9 @@ ap.add_argument("--herd", default=os.path.join(root, "build", "herd"))
 ap.add_argument("--peer-threads", default=None,
                 help="comma-separated thread counts for llama.cpp (default: T and 1); the ratios use the faster one")
 ap.add_argument("--json", action="store_true")
-ap.add_argument("--no-mmap", action="store_true",
-                help="both engines read the weights into memory instead of mapping the file (herd --no-mmap, llama.cpp useMmap false)")
+ap.add_argument("--mmap", action="store_true",
+                help="both engines map the weight file (herd --mmap, llama.cpp's default useMmap); "
+                     "default: both read it into memory (herd --no-mmap, llama.cpp useMmap false)")
 ap.add_argument("--herd-args", default="", help="extra herd bench arguments, e.g. \"--kv-type f16\" (llama.cpp's default KV type)")
 a = ap.parse_args()
 
@@ -43,14 +44,14 @@ bytes_per_token = None
 for i in range(a.r):
     load.append(os.getloadavg()[0])
     out = subprocess.run([a.herd, "bench", "-m", a.model, "-p", str(a.p), "-n", str(a.n), "-d", str(a.p), "-t", str(a.t),
-                          "-r", "1", "--json"] + (["--no-mmap"] if a.no_mmap else []) + a.herd_args.split(), check=True, capture_output=True, text=True).stdout
+                          "-r", "1", "--json"] + (["--mmap"] if a.mmap else ["--no-mmap"]) + a.herd_args.split(), check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
     herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
     bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]
     msg = ""
     for t in peer_threads:
         load.append(os.getloadavg()[0])
-        out = subprocess.run(["node", "peer.mjs", "bench", a.model, str(a.p), str(a.n), str(t), "1"] + (["nommap"] if a.no_mmap else []),
+        out = subprocess.run(["node", "peer.mjs", "bench", a.model, str(a.p), str(a.n), str(t), "1"] + ([] if a.mmap else ["nommap"]),
                              cwd=os.path.join(root, "bench", "llamacpp"), check=True, capture_output=True, text=True).stdout
         j = json.loads(out.strip().splitlines()[-1])
         cpp[t][0].extend(j["prefill_tps"]); cpp[t][1].extend(j["decode_tps"])
@@ -88,7 +89,7 @@ else:
     print(f"{name}: {a.t} threads, prompt {a.p}, {a.n} decode tokens, {a.r} alternating rounds, "
           f"load avg median {m(load):.2f} (max {max(load):.2f}), probe {bw:.1f} GB/s, "
           f"{bytes_per_token / 2**20:.1f} MiB read per decode token, weights "
-          f"{'read into memory (--no-mmap)' if a.no_mmap else 'memory-mapped'}")
+          f"{'memory-mapped (--mmap)' if a.mmap else 'read into memory'} by both engines")
     for t, v in cpp.items():
         print(f"  llama.cpp -t {t}: prefill {m(v[0]):.1f}, decode {m(v[1]):.2f} tok/s (median)")
     print(f"  herd -t {a.t} vs llama.cpp at its faster thread count (prefill -t {pf_t}, decode -t {dc_t}):")

@@ -5,10 +5,10 @@
 # thread scaling (1 vs 2 threads, alternating). Models are made in $HERD_BENCH_DIR (default
 # /tmp/herd-bench) when missing; nothing is written to the repository.
 #
-#   sh bench/decode_roofline.sh [ROUNDS]      (default 5; env: P=256 N=64 T=2 NO_MMAP=1)
+#   sh bench/decode_roofline.sh [ROUNDS]      (default 5; env: P=256 N=64 T=2 MMAP=1)
 #
-# NO_MMAP=1: both engines read the weights into memory instead of mapping the file (herd
-# --no-mmap, node-llama-cpp useMmap: false), for the compare and the scaling runs.
+# Both engines read the weights into memory (herd --no-mmap, herd's default for a model this size;
+# node-llama-cpp useMmap: false); MMAP=1: both map the file (herd --mmap, llama.cpp's default).
 #
 # Needs: build/herd, node, and `npm ci` in bench/llamacpp.
 set -eu
@@ -33,7 +33,7 @@ done
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) CPUs, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 echo "# herd $(git -C "$root" rev-parse --short HEAD); load average now: $(cut -d" " -f1-3 /proc/loadavg)"
 for type in q4_k_m q8_0; do
-  python3 "$root/bench/compare_llamacpp.py" "$dir/ms-$type.gguf" -p "$P" -n "$N" -t "$T" -r "$rounds" ${NO_MMAP:+--no-mmap}
+  python3 "$root/bench/compare_llamacpp.py" "$dir/ms-$type.gguf" -p "$P" -n "$N" -t "$T" -r "$rounds" ${MMAP:+--mmap}
 done
 
 # Thread scaling of herd's pool: prefill (row tiles x token groups) and decode (row split).
@@ -42,7 +42,7 @@ for t in 1 2; do : > "$dir/scale-$t.txt"; done
 i=0
 while [ $i -lt "$rounds" ]; do
   for t in 1 2; do
-    "$herd" bench -m "$dir/ms-q4_k_m.gguf" -p "$P" -n "$N" -r 1 -t $t --json ${NO_MMAP:+--no-mmap} |
+    "$herd" bench -m "$dir/ms-q4_k_m.gguf" -p "$P" -n "$N" -r 1 -t $t --json $(if [ -n "${MMAP:-}" ]; then echo --mmap; else echo --no-mmap; fi) |
       python3 -c 'import json,sys; j=json.load(sys.stdin); print(j["prefill_tps"][0], j["decode_tps"][0])' >> "$dir/scale-$t.txt"
   done
   i=$((i + 1))

@@ -1,6 +1,9 @@
 #include "model/text_model.h"
 
+#include <filesystem>
+
 #include "core/error.h"
+#include "core/memory_info.h"
 #include "formats/gguf_model_loader.h"
 #include "formats/hf_model_loader.h"
 #include "kernels/matmul.h"
@@ -15,6 +18,21 @@ TextModel::TextModel(ModelConfig config, ModelWeights weights)
 std::unique_ptr<TextModel> TextModel::load(const std::string& path, FileAccess access) {
   LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path, access) : load_hf_model(path, access);
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
+}
+
+FileAccess TextModel::default_access(const std::string& path) {
+  namespace fs = std::filesystem;
+  std::error_code ec;
+  uintmax_t bytes = 0;
+  if (fs::is_directory(path, ec)) {
+    for (const auto& e : fs::directory_iterator(path, ec))
+      if (e.path().extension() == ".safetensors") bytes += e.file_size(ec);
+  } else {
+    bytes = fs::file_size(path, ec);
+  }
+  const int64_t avail = mem_available_bytes();
+  if (ec || bytes == 0 || avail <= 0) return FileAccess::Map;
+  return bytes <= static_cast<uintmax_t>(avail) / 2 ? FileAccess::Ram : FileAccess::Map;
 }
 
 std::unique_ptr<KVCache> TextModel::new_cache(const KVOptions& options) const {

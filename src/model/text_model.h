@@ -21,6 +21,9 @@ class TextModel {
 
   // Loads a model directory (Hugging Face config.json + safetensors) or a GGUF file.
   static std::unique_ptr<TextModel> load(const std::string& path, FileAccess access = FileAccess::Map);
+  // The front ends' default: read the weights into memory (faster decode) when their files take at
+  // most half of the memory available now, else map them; Map when either size is unknown.
+  static FileAccess default_access(const std::string& path);
 
   const ModelConfig& config() const { return config_; }
   const ModelWeights& weights() const { return weights_; }

@@ -24,10 +24,15 @@ TEST(Cli, LogitsMatchReference) {
   ASSERT_EQ(got.size(), want.size());
   for (size_t i = 0; i < got.size(); ++i) ASSERT_NEAR(got[i], want[i], 1e-3) << i;
 
-  // --no-mmap (safetensors read into memory): the same logits.
-  r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --all --no-mmap --out " + out.string());
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  EXPECT_EQ(test::read_f32(out), got);
+  // --mmap and --no-mmap (a model this small is read into memory by default): the same logits.
+  for (const char* flag : {" --mmap", " --no-mmap"}) {
+    r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --all --out " + out.string() + flag);
+    ASSERT_EQ(r.exit_code, 0) << r.out;
+    EXPECT_EQ(test::read_f32(out), got) << flag;
+  }
+  r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --mmap --no-mmap");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("excludes"), std::string::npos) << r.out;
 
   // Last position only without --all.
   r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --out " + out.string());

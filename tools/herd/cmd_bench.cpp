@@ -29,7 +29,7 @@ namespace herd::cli {
 namespace {
 
 struct BenchArgs {
-  bool no_mmap = false;
+  LoadFlags load;
   std::string model;
   int64_t prompt = 512, gen = 128, depth = 0, fill_kv = 0;
   KVFlags kv;
@@ -94,7 +94,9 @@ void run_bench(const BenchArgs& a) {
     fail("-n and -r must be positive; -p, -d and --fill-kv not negative");
   if (a.fill_kv > 0 && a.depth > 0) fail("give either -d (real prefill) or --fill-kv (synthetic KV), not both");
   const KVOptions kvo = a.kv.options();
-  auto model = TextModel::load(a.model.empty() ? default_model_dir() : a.model, file_access(a.no_mmap));
+  const std::string model_path = a.model.empty() ? default_model_dir() : a.model;
+  const FileAccess access = a.load.access(model_path);
+  auto model = TextModel::load(model_path, access);
   const ModelConfig& c = model->config();
   const int64_t V = c.vocab_size;
   const int threads = ThreadPool::global().size();
@@ -159,7 +161,7 @@ void run_bench(const BenchArgs& a) {
     j["threads"] = threads;
     j["kernels"] = kernel_level();
     j["matmul"] = matmul_exact() ? "exact" : "fast";
-    j["weights"] = a.no_mmap ? "ram" : "mmap";
+    j["weights"] = access == FileAccess::Ram ? "ram" : "mmap";
     j["prompt"] = a.prompt;
     j["gen"] = a.gen;
     j["depth"] = a.depth;
@@ -184,7 +186,7 @@ void run_bench(const BenchArgs& a) {
   }
   std::printf("model            %s\n", a.model.c_str());
   std::printf("threads          %d (kernels %s, matmul %s; weights %s)\n", threads, kernel_level(),
-              matmul_exact() ? "exact" : "fast", a.no_mmap ? "read into memory, --no-mmap" : "memory-mapped");
+              matmul_exact() ? "exact" : "fast", access == FileAccess::Ram ? "read into memory" : "memory-mapped");
   std::printf("prefill          %.1f tok/s  (median of %d, %lld tokens)\n", pf, a.reps, static_cast<long long>(a.prompt));
   std::printf("decode           %.2f tok/s  (median of %d, %lld tokens after %lld of context%s)\n", dc, a.reps,
               static_cast<long long>(a.gen), static_cast<long long>(start),
@@ -201,7 +203,7 @@ CommandRegistrar reg(70, [](CLI::App& root) {
   auto a = std::make_shared<BenchArgs>();
   auto* sub = root.add_subcommand("bench", "prefill / decode speed and the decode memory-bandwidth roofline");
   sub->add_option("-m,--model", a->model, "model directory or .gguf file");
-  add_load_options(sub, a->no_mmap);
+  add_load_options(sub, a->load);
   sub->add_option("-p,--prompt", a->prompt, "prefill tokens")->capture_default_str();
   sub->add_option("-n,--gen", a->gen, "decode tokens")->capture_default_str();
   sub->add_option("-d,--depth", a->depth, "context tokens before decoding")->capture_default_str();

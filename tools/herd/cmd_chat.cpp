@@ -16,7 +16,7 @@ namespace herd::cli {
 namespace {
 
 struct ChatArgs {
-  bool no_mmap = false;
+  LoadFlags load;
   std::string model, system;
   int64_t n_predict = 512;
   SamplingParams sampling;
@@ -28,7 +28,7 @@ struct ChatArgs {
 void chat(const ChatArgs& a) {
   apply_threads(a.threads);
   const std::string dir = a.model.empty() ? default_model_dir() : a.model;
-  auto model = TextModel::load(dir, file_access(a.no_mmap));
+  auto model = TextModel::load(dir, a.load.access(dir));
   auto tok = Tokenizer::from_model_dir(dir);
   GenerateOptions opts;
   opts.max_new_tokens = a.n_predict;
@@ -102,7 +102,7 @@ CommandRegistrar reg(35, [](CLI::App& root) {
   auto a = std::make_shared<ChatArgs>();
   auto* sub = root.add_subcommand("chat", "interactive chat that keeps the conversation");
   sub->add_option("-m,--model", a->model, "model directory (default: the bundled model)");
-  add_load_options(sub, a->no_mmap);
+  add_load_options(sub, a->load);
   sub->add_option("--system", a->system, "system message");
   sub->add_option("-n,--n-predict", a->n_predict, "most tokens per reply")->capture_default_str();
   add_sampling_options(sub, a->sampling);

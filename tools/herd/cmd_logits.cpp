@@ -12,7 +12,7 @@ namespace herd::cli {
 namespace {
 
 struct LogitsArgs {
-  bool no_mmap = false;
+  LoadFlags load;
   std::string model, ids, ids_file, out;
   bool all = false;
   int threads = 0;
@@ -25,7 +25,8 @@ void run_logits(const LogitsArgs& a) {
   if (a.ids.empty() == a.ids_file.empty()) fail("give exactly one of --ids and --ids-file");
   std::vector<int32_t> ids = a.ids.empty() ? read_token_ids_file(a.ids_file) : parse_token_ids(a.ids);
   if (ids.empty()) fail("no token ids given");
-  auto model = TextModel::load(a.model.empty() ? default_model_dir() : a.model, file_access(a.no_mmap));
+  const std::string model_path = a.model.empty() ? default_model_dir() : a.model;
+  auto model = TextModel::load(model_path, a.load.access(model_path));
   const int64_t V = model->config().vocab_size;
   auto cache = model->new_cache(a.kv.options());
   const int64_t T = static_cast<int64_t>(ids.size());
@@ -53,7 +54,7 @@ CommandRegistrar reg(20, [](CLI::App& root) {
   auto a = std::make_shared<LogitsArgs>();
   auto* sub = root.add_subcommand("logits", "write raw f32 logits [T, vocab] for token ids");
   sub->add_option("-m,--model", a->model, "model directory (default: the bundled model)");
-  add_load_options(sub, a->no_mmap);
+  add_load_options(sub, a->load);
   sub->add_option("--ids", a->ids, "token ids, comma or space separated, used as given (no BOS)");
   sub->add_option("--ids-file", a->ids_file, "file with token ids (whitespace/comma separated, or a JSON list)");
   sub->add_option("--out", a->out, "output file (raw little-endian f32, row-major)")->required();

@@ -21,7 +21,7 @@ namespace herd::cli {
 namespace {
 
 struct RunArgs {
-  bool no_mmap = false;
+  LoadFlags load;
   std::string model, prompt, file, ids, system, session;
   int64_t n_predict = 64;
   SamplingParams sampling;
@@ -49,7 +49,7 @@ void run(const RunArgs& a) {
   } else if (have_text == !a.ids.empty()) {
     fail("give a prompt: -p TEXT and/or -f FILE, or --ids");
   }
-  auto model = TextModel::load(dir, file_access(a.no_mmap));
+  auto model = TextModel::load(dir, a.load.access(dir));
   const ModelConfig& c = model->config();
   std::unique_ptr<Tokenizer> tok;
   if (Tokenizer::model_dir_has_tokenizer(dir)) tok = Tokenizer::from_model_dir(dir);
@@ -148,7 +148,7 @@ CommandRegistrar reg(30, [](CLI::App& root) {
   auto a = std::make_shared<RunArgs>();
   auto* sub = root.add_subcommand("run", "generate text from a prompt");
   sub->add_option("-m,--model", a->model, "model directory (default: the bundled model)");
-  add_load_options(sub, a->no_mmap);
+  add_load_options(sub, a->load);
   sub->add_option("-p,--prompt", a->prompt, "prompt text (appended to --file when both are given)");
   sub->add_option("-f,--file", a->file, "read the prompt text from a file");
   sub->add_option("--ids", a->ids, "prompt as token ids (comma or space separated, no BOS added)");

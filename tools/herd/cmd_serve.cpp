@@ -20,7 +20,7 @@ namespace herd::cli {
 namespace {
 
 struct ServeArgs {
-  bool no_mmap = false;
+  LoadFlags load;
   std::string model, alias, tokenizer;
   server::ServerOptions opts;
   std::string max_body = "4M";
@@ -58,7 +58,7 @@ void serve(ServeArgs& a) {
   const std::string dir = a.model.empty() ? default_model_dir() : a.model;
   if (a.opts.sched.parallel < 1) fail("--parallel must be at least 1");
   if (a.opts.port < 0 || a.opts.port > 65535) fail("--port must be between 0 and 65535");
-  auto model = TextModel::load(dir, file_access(a.no_mmap));
+  auto model = TextModel::load(dir, a.load.access(dir));
   const std::string tok_path = !a.tokenizer.empty() ? a.tokenizer
                                : std::filesystem::is_directory(dir) ? dir
                                                                     : std::filesystem::path(dir).parent_path().string();
@@ -107,7 +107,7 @@ CommandRegistrar reg(40, [](CLI::App& root) {
   a->opts.sched.prefix_cache = static_cast<size_t>(-1);
   auto* sub = root.add_subcommand("serve", "OpenAI-compatible HTTP server with continuous batching");
   sub->add_option("-m,--model", a->model, "model directory or GGUF file (default: the bundled model)");
-  add_load_options(sub, a->no_mmap);
+  add_load_options(sub, a->load);
   sub->add_option("--tokenizer", a->tokenizer, "tokenizer file or directory (default: the model's)");
   sub->add_option("--alias", a->alias, "model name clients use (default: the model directory's name)");
   sub->add_option("--host", a->opts.host, "address to listen on (loopback by default)")->capture_default_str();

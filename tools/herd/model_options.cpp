@@ -1,6 +1,7 @@
 #include "model_options.h"
 
 #include "core/error.h"
+#include "model/text_model.h"
 #include "runtime/format.h"
 
 namespace herd::cli {
@@ -27,10 +28,18 @@ void add_sampling_options(CLI::App* sub, SamplingParams& p) {
   sub->add_option("-s,--seed", p.seed, "random seed (same seed, same output)");
 }
 
-void add_load_options(CLI::App* sub, bool& no_mmap) {
-  sub->add_flag("--no-mmap", no_mmap,
-                "read the weights into memory (transparent huge pages) instead of mapping the file: a private "
-                "copy and a full read at load, faster decode");
+FileAccess LoadFlags::access(const std::string& model_path) const {
+  if (mmap) return FileAccess::Map;
+  if (no_mmap) return FileAccess::Ram;
+  return TextModel::default_access(model_path);
+}
+
+void add_load_options(CLI::App* sub, LoadFlags& f) {
+  auto* m = sub->add_flag("--mmap", f.mmap, "map the weight files (shared, evictable page cache; slower decode)");
+  sub->add_flag("--no-mmap", f.no_mmap,
+                "read the weights into memory (transparent huge pages): a private copy and a full read at load, "
+                "faster decode. Default: read when they take at most half of the available memory, else map")
+      ->excludes(m);
 }
 
 void add_kv_options(CLI::App* sub, KVFlags& f) {

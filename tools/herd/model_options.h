@@ -17,9 +17,13 @@ struct KVFlags {
 };
 
 void add_sampling_options(CLI::App* sub, SamplingParams& p);
-// --no-mmap: read the weights into memory (huge pages) instead of mapping the file.
-void add_load_options(CLI::App* sub, bool& no_mmap);
-inline FileAccess file_access(bool no_mmap) { return no_mmap ? FileAccess::Ram : FileAccess::Map; }
+// --mmap / --no-mmap: map the weight files, or read them into memory (huge pages); neither: read
+// them when they take at most half of the available memory (TextModel::default_access).
+struct LoadFlags {
+  bool mmap = false, no_mmap = false;
+  FileAccess access(const std::string& model_path) const;
+};
+void add_load_options(CLI::App* sub, LoadFlags& f);
 void add_kv_options(CLI::App* sub, KVFlags& f);
 
 }  // namespace herd::cli
