@@ -80,7 +80,8 @@ if (mode === "probs") {
   const [streams, n, threads] = rest.slice(0, 3).map(Number);
   const reps = Number(rest[3] ?? 1);
   const round = rest[4] ?? "peer";
-  const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: true });
+  // Weights read into memory, as herd serve does for a model that takes under half of the memory.
+  const model = await llama.loadModel({ modelPath, gpuLayers: 0, useMmap: false });
   const ctx = await model.createContext({ contextSize: 256, sequences: streams, batchSize: 512,
                                           threads: { ideal: threads, min: threads } });
   const seqs = Array.from({ length: streams }, () => ctx.getSequence());
