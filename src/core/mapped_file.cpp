@@ -9,6 +9,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/memory_info.h"
 
 namespace herd {
 
@@ -27,6 +28,14 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
   }
   size_ = static_cast<size_t>(st.st_size);
   if (size_ > 0 && access == FileAccess::Ram) {
+    // Anonymous memory is overcommitted: without this check a file larger than the free memory
+    // would end in the OOM killer halfway through the read, not in an error.
+    const int64_t avail = mem_available_bytes();
+    if (avail > 0 && size_ > static_cast<size_t>(avail)) {
+      ::close(fd);
+      fail(path, ": ", size_, " bytes do not fit in the ", avail,
+           " bytes of memory available to read it into (use --mmap to map it instead)");
+    }
     void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
     if (p == MAP_FAILED) {
       int e = errno;

@@ -5,6 +5,8 @@
 #include <filesystem>
 #include <fstream>
 
+#include "core/error.h"
+#include "core/mapped_file.h"
 #include "core/memory_info.h"
 #include "model/text_model.h"
 #include "test_support.h"
@@ -26,6 +28,19 @@ TEST(LoadAccess, SmallModelsAreReadLargeOnesMapped) {
   fs::resize_file(big, static_cast<uintmax_t>(avail) / 2 + (uintmax_t{1} << 30));
   EXPECT_EQ(TextModel::default_access(small.string()), FileAccess::Ram);
   EXPECT_EQ(TextModel::default_access(big.string()), FileAccess::Map);
+  // Forcing a read of a file larger than the available memory is an error naming the file, not
+  // the OOM killer.
+  const uintmax_t huge = static_cast<uintmax_t>(avail) + (uintmax_t{4} << 30);
+  fs::resize_file(big, huge);
+  try {
+    MappedFile f(big.string(), FileAccess::Ram);
+    ADD_FAILURE() << "read " << huge << " bytes into memory";
+  } catch (const Error& e) {
+    const std::string m = e.what();
+    EXPECT_NE(m.find(big.string()), std::string::npos) << m;
+    EXPECT_NE(m.find("--mmap"), std::string::npos) << m;
+  }
+  EXPECT_EQ(MappedFile(big.string(), FileAccess::Map).size(), huge);  // mapping it is fine
   EXPECT_EQ(TextModel::default_access((dir / "missing.gguf").string()), FileAccess::Map);
   // A directory counts its safetensors files only.
   fs::create_directories(dir / "hf");
