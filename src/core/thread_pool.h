@@ -5,6 +5,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <mutex>
 #include <thread>
 #include <vector>
@@ -30,6 +31,13 @@ class ThreadPool {
   // descheduled or slow should hold back only a small block at the end.
   void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
 
+  // Like parallel_chunks, but each thread starts on its own contiguous share of [0, n) (an equal
+  // split, in blocks of `unit` items that it takes front to back) and a thread that runs out takes
+  // the back half of what is left of the fullest share. For one-token decode products: each
+  // thread reads one long stream of weights instead of restarting the hardware prefetchers at
+  // every block, while a late or descheduled thread still holds back little at the end.
+  void parallel_stream(int64_t n, int64_t unit, const std::function<void(int64_t, int64_t)>& fn);
+
   // Process-wide pool used by the kernels; its size is set once by the front end (-t).
   static ThreadPool& global();
   static void set_global_threads(int n);
@@ -37,7 +45,8 @@ class ThreadPool {
  private:
   void worker_loop();
   void run_blocks();
-  void run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn);
+  void run_shares();
+  void run_job(int64_t n, int64_t block, const std::function<void(int64_t, int64_t)>& fn, bool shares);
 
   std::vector<std::thread> workers_;
   std::mutex mu_;
@@ -55,6 +64,14 @@ class ThreadPool {
   std::atomic<bool> open_{false};
   std::atomic<int> running_{0};
   std::atomic<bool> busy_{false};
+  // parallel_stream: shares_[i] packs [front, end) of thread slot i in blocks (end << 32 | front);
+  // a joining thread takes the next slot.
+  bool by_shares_ = false;
+  struct alignas(64) Share {  // one cache line each: owners update theirs without contention
+    std::atomic<uint64_t> v{0};
+  };
+  std::unique_ptr<Share[]> shares_;
+  std::atomic<int> next_slot_{0};
 };
 
 }  // namespace herd

@@ -2,6 +2,10 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <thread>
+#include <mutex>
+#include <map>
 #include <cmath>
 #include <random>
 
@@ -259,6 +263,52 @@ TEST(ThreadPool, CoversRangeExactlyOnce) {
     for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
     EXPECT_EQ(bad.load(), 0) << n;
   }
+}
+
+TEST(ThreadPool, StreamSharesCoverRangeOnceInWholeBlocks) {
+  for (int threads : {1, 2, 3, 5}) {
+    ThreadPool pool(threads);
+    for (int64_t n : {1, 7, 16, 17, 100, 4099}) {
+      for (int64_t unit : {1, 4, 16}) {
+        std::vector<std::atomic<int>> hits(n);
+        std::atomic<int> bad{0};
+        pool.parallel_stream(n, unit, [&](int64_t b, int64_t e) {
+          if (b % unit != 0 || (e % unit != 0 && e != n) || b >= e || e > n) bad++;
+          for (int64_t i = b; i < e; ++i) hits[i]++;
+        });
+        for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << "threads " << threads << " n " << n << " unit " << unit << " i " << i;
+        EXPECT_EQ(bad.load(), 0) << threads << " " << n << " " << unit;
+      }
+    }
+  }
+}
+
+TEST(ThreadPool, StreamSharesOfAStalledThreadAreTakenOver) {
+  // The thread that draws the first block stalls for 50 ms; the others must take what is left
+  // of its share (the back halves, repeatedly) instead of waiting for it.
+  ThreadPool pool(2);
+  const int64_t n = 1024;
+  std::vector<std::atomic<int>> hits(n);
+  std::atomic<bool> first{true};
+  std::mutex mu;
+  std::map<std::thread::id, int64_t> done_by;
+  pool.parallel_stream(n, 1, [&](int64_t b, int64_t e) {
+    if (first.exchange(false)) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    for (int64_t i = b; i < e; ++i) hits[i]++;
+    std::lock_guard<std::mutex> lk(mu);
+    done_by[std::this_thread::get_id()] += e - b;
+  });
+  for (int64_t i = 0; i < n; ++i) ASSERT_EQ(hits[i].load(), 1) << i;
+  ASSERT_EQ(done_by.size(), 2u);  // both threads took part
+  int64_t most = 0;
+  for (const auto& kv : done_by) most = std::max(most, kv.second);
+  EXPECT_GT(most, n * 3 / 4);  // the other thread did far more than its half
+  // Nested: serial.
+  std::atomic<int64_t> total{0};
+  pool.parallel_stream(4, 1, [&](int64_t b, int64_t e) {
+    for (int64_t i = b; i < e; ++i) pool.parallel_stream(10, 2, [&](int64_t b2, int64_t e2) { total += e2 - b2; });
+  });
+  EXPECT_EQ(total.load(), 40);
 }
 
 }  // namespace
