@@ -73,6 +73,17 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
 
 MappedFile::~MappedFile() { release(); }
 
+void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn) {
+  if (n == 0) return;
+  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p) / page * page;
+  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + n + page - 1) / page * page;
+  void* start = reinterpret_cast<void*>(a);
+  if (::mprotect(start, b - a, PROT_READ | PROT_WRITE) != 0) fail("cannot make loaded weights writable: ", std::strerror(errno));
+  fn(const_cast<uint8_t*>(p));
+  ::mprotect(start, b - a, PROT_READ);
+}
+
 MappedFile::MappedFile(MappedFile&& o) noexcept
     : path_(std::move(o.path_)), data_(o.data_), size_(o.size_), access_(o.access_) {
   o.data_ = nullptr;

@@ -6,11 +6,16 @@
 // decode on the development VM, docs/performance.md).
 #include <cstddef>
 #include <cstdint>
+#include <functional>
 #include <string>
 
 namespace herd {
 
 enum class FileAccess { Map, Ram };
+
+// For bytes a MappedFile read into memory (FileAccess::Ram; kept read-only): runs fn with
+// [p, p + n) writable, then makes the pages read-only again. Never for a mapped file.
+void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn);
 
 class MappedFile {
  public:

@@ -10,12 +10,34 @@
 #include "core/thread_pool.h"
 #include "kernels/qdot.h"
 #include "kernels/qgemm_amx.h"
+#include "kernels/row_interleave.h"
 #include "kernels/sgemm.h"
 #include "kernels/vec.h"
 
 namespace herd {
 
+void WeightMatrix::stored_rows(int64_t r0, int64_t n, uint8_t* out) const {
+  const size_t stride = row_stride();
+  if (!interleaved) {
+    std::memcpy(out, data + r0 * stride, static_cast<size_t>(n) * stride);
+    return;
+  }
+  std::vector<uint8_t> group(stride * kInterleaveRows);
+  for (int64_t r = r0; r < r0 + n;) {
+    const int64_t g = r / kInterleaveRows, first = g * kInterleaveRows;
+    const int64_t take = std::min(r0 + n, first + kInterleaveRows) - r;
+    deinterleave_group(type, data + first * stride, cols, group.data());
+    std::memcpy(out + (r - r0) * stride, group.data() + (r - first) * stride, static_cast<size_t>(take) * stride);
+    r += take;
+  }
+}
+
 float WeightMatrix::at(int64_t o, int64_t i) const {
+  if (interleaved) {
+    std::vector<float> r(cols);
+    row(o, r.data());
+    return r[i];
+  }
   if (dtype_is_quantized(type)) {
     const int64_t bs = dtype_block_size(type);
     float blk[256];
@@ -29,6 +51,12 @@ float WeightMatrix::at(int64_t o, int64_t i) const {
 }
 
 void WeightMatrix::row(int64_t o, float* dst) const {
+  if (interleaved) {
+    std::vector<uint8_t> r(row_stride());
+    stored_rows(o, 1, r.data());
+    row_to_f32(type, r.data(), dst, cols);
+    return;
+  }
   if (!in_major) {
     row_to_f32(type, row_ptr(o), dst, cols);
     return;
@@ -44,8 +72,13 @@ void matmul_out_major(const float* x, int64_t T, const WeightMatrix& W, float* y
   const int64_t in = W.cols, out = W.rows;
   ThreadPool::global().parallel_for(out, 16, [&](int64_t o0, int64_t o1) {
     std::vector<float> buf(W.type == DType::F32 ? 0 : in);
+    std::vector<uint8_t> stored(W.interleaved ? W.row_stride() : 0);
     for (int64_t o = o0; o < o1; ++o) {
       const uint8_t* src = W.row_ptr(o);
+      if (W.interleaved) {
+        W.stored_rows(o, 1, stored.data());
+        src = stored.data();
+      }
       const float* w;
       if (W.type == DType::F32) {
         w = reinterpret_cast<const float*>(src);
@@ -105,6 +138,38 @@ QGemmFn prefill_gemm_kernel(DType t) {
   return qgemm_kernel(t);
 }
 
+// Rows [o0, o1) of y = acts · Wᵀ for W in interleaved 16-row groups: whole groups straight into
+// y, a group cut by either end of the range into a scratch first.
+void dot_rows_interleaved(const WeightMatrix& W, const QActs& acts, float* y, int64_t o0, int64_t o1) {
+  const QDotRows16Fn k16 = qdot_rows16_kernel(W.type);
+  if (!k16) fail("matmul: no kernel for interleaved ", dtype_name(W.type), " rows on this CPU");
+  const int64_t in = W.cols, out = W.rows, T = acts.T;
+  const size_t group_bytes = W.row_stride() * kInterleaveRows;
+  for (int64_t t0 = 0; t0 < T; t0 += 4) {
+    const int nt = static_cast<int>(std::min<int64_t>(4, T - t0));
+    ActRow rows[4];
+    for (int j = 0; j < nt; ++j) rows[j] = act_row(acts, t0 + j);
+    float* yt = y + t0 * out;
+    int64_t g = o0 / kInterleaveRows;
+    const int64_t g_end = (o1 + kInterleaveRows - 1) / kInterleaveRows;
+    while (g < g_end) {
+      const int64_t first = g * kInterleaveRows;
+      if (first < o0 || first + kInterleaveRows > o1) {  // partial group
+        float part[4 * kInterleaveRows];
+        k16(in, W.data + g * group_bytes, 1, rows, nt, part, kInterleaveRows, 0);
+        for (int j = 0; j < nt; ++j)
+          for (int64_t o = std::max(o0, first); o < std::min(o1, first + kInterleaveRows); ++o) yt[j * out + o] = part[j * kInterleaveRows + o - first];
+        ++g;
+        continue;
+      }
+      int64_t run = 1;  // whole groups from g on
+      while (g + run < g_end && (g + run + 1) * kInterleaveRows <= o1) ++run;
+      k16(in, W.data + g * group_bytes, run, rows, nt, yt + first, out, kPrefetchBytes);
+      g += run;
+    }
+  }
+}
+
 // Rows [o0, o1) of y = acts · Wᵀ (y is [T, W.rows]) with the one-row dot kernel, in tiles of
 // kRowTile rows so that a tile stays in L1 while every group of up to 4 tokens passes over it
 // (decode: T = 1, so this is a plain walk over the rows).
@@ -112,6 +177,10 @@ constexpr int64_t kRowTile = 16;
 void dot_rows(const WeightMatrix& W, QDotFn fn, const QActs& acts, float* y, int64_t o0, int64_t o1) {
   const int64_t in = W.cols, out = W.rows, T = acts.T;
   const size_t stride = W.row_stride(), row_bytes = dtype_row_bytes(W.type, in);
+  if (W.interleaved) {
+    dot_rows_interleaved(W, acts, y, o0, o1);
+    return;
+  }
   if (T == 1)
     if (QDotRowsFn rows_fn = qdot_rows_kernel(W.type)) {
       rows_fn(in, W.data + o0 * stride, stride, o1 - o0, act_row(acts, 0), y + o0, kPrefetchBytes);
@@ -159,9 +228,15 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       quantize_and_group(x, T, in, W.type, acts, groups);
       const size_t stride = W.row_stride();
       ThreadPool::global().parallel_for((out + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
+        std::vector<uint8_t> panel(W.interleaved ? stride * kInterleaveRows : 0);
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t r0 = p * 16;
-          gemm(in, W.data + r0 * stride, stride, static_cast<int>(std::min<int64_t>(16, out - r0)), acts, groups, y + r0, out);
+          const uint8_t* w = W.data + r0 * stride;
+          if (W.interleaved) {  // back to 16 standard rows (the panel is one group)
+            deinterleave_group(W.type, w, in, panel.data());
+            w = panel.data();
+          }
+          gemm(in, w, stride, static_cast<int>(std::min<int64_t>(16, out - r0)), acts, groups, y + r0, out);
         }
       });
       return;

@@ -18,11 +18,17 @@ struct WeightMatrix {
   int64_t cols = 0;       // input features
   int64_t ld = 0;         // elements between consecutive stored rows
   bool in_major = false;  // element (o, i) at data[i*ld + o] instead of data[o*ld + i]
+  // Rows stored in interleaved groups of 16 (kernels/row_interleave.h: the one-token decode layout
+  // of Q6_K weights read into memory, ld == cols): row o is not at row_ptr(o); read rows with
+  // row() or stored_rows().
+  bool interleaved = false;
 
   bool empty() const { return data == nullptr; }
   // Bytes between consecutive stored rows (out-major) .
   size_t row_stride() const { return dtype_row_bytes(type, ld); }
   const uint8_t* row_ptr(int64_t o) const { return data + o * row_stride(); }
+  // Rows [r0, r0 + n) as the standard layout stores them (out-major, n * row_stride() bytes).
+  void stored_rows(int64_t r0, int64_t n, uint8_t* out) const;
   // Element (o, i) as f32 (slow; for tests and tools).
   float at(int64_t o, int64_t i) const;
   // Output row o converted to f32 (cols values).

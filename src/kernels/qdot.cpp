@@ -305,6 +305,11 @@ QDotRowsFn qdot_rows_kernel(DType t) {
   return nullptr;
 }
 
+QDotRows16Fn qdot_rows16_kernel(DType t) {
+  if (use_avx512()) return avx512::qdot_rows16_kernel(t);
+  return nullptr;
+}
+
 QDotFn qdot_kernel(DType t) {
   if (use_avx512())
     if (QDotFn f = avx512::qdot_kernel(t)) return f;

@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <vector>
 
 #include "core/quants.h"
 #include "kernels/cpu_features.h"
@@ -273,6 +274,95 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
   for (int j = 0; j < NT; ++j) out[j] = _mm512_reduce_add_ps(acc[j]);
 }
 
+
+// ---- Q6_K in interleaved 16-row groups (kernels/row_interleave.h) ----
+
+// One block column of 16 rows for NT tokens: lane r of facc[t] gets row r's dot product with the
+// column's 256 activations of token t, before the rows' d and the activation scale. Chunk c of the
+// qh part and chunks c, c + 16 of the ql part give the vectors of elements 4c, 4(c + 16),
+// 4(c + 32), 4(c + 48) (.. + 3) of every row, which belong to the 16-element groups c/4 + 0, 4,
+// 8, 12; after four chunks those four groups are complete and are scaled (in f32, where these
+// integer sums are exact) with the -32 offset removed as 32 * (the group's activation sum).
+// With PF, the same lines of the next column are prefetched as this one's are read (a column
+// ahead, spread over the work rather than in one burst).
+template <int NT, bool PF>
+__attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, const int8_t* const* x, const float* const* xs32, __m512 (&facc)[NT]) {
+  constexpr int kCol = 16 * 210;
+  const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
+  if (PF)
+    for (int off = 3072; off < kCol; off += 64) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + off), _MM_HINT_T0);
+#pragma GCC unroll 1
+  for (int a = 0; a < 4; ++a) {
+    __m512i acc[4][NT];
+    for (int m = 0; m < 4; ++m)
+      for (int t = 0; t < NT; ++t) acc[m][t] = _mm512_setzero_si512();
+#pragma GCC unroll 4
+    for (int c = 4 * a; c < 4 * a + 4; ++c) {
+      if (PF) {
+        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * (c + 16)), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 2048 + 64 * c), _MM_HINT_T0);
+      }
+      const __m512i l0 = _mm512_loadu_si512(col + 64 * c);
+      const __m512i l1 = _mm512_loadu_si512(col + 64 * (c + 16));
+      const __m512i h = _mm512_loadu_si512(col + 2048 + 64 * c);
+      // (nibble) | (its 2 high bits moved to bits 4-5): ternlog A | (B & C)
+      const __m512i v[4] = {
+          _mm512_ternarylogic_epi32(_mm512_and_si512(l0, m4), _mm512_slli_epi16(h, 4), m30, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(l1, m4), _mm512_slli_epi16(h, 2), m30, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l0, 4), m4), h, m30, 0xF8),
+          _mm512_ternarylogic_epi32(_mm512_and_si512(_mm512_srli_epi16(l1, 4), m4), _mm512_srli_epi16(h, 2), m30, 0xF8)};
+      for (int m = 0; m < 4; ++m)
+        for (int t = 0; t < NT; ++t)
+          acc[m][t] = _mm512_dpbusd_epi32(acc[m][t], v[m], _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(x[t] + 4 * (c + 16 * m))))));
+    }
+#pragma GCC unroll 4
+    for (int m = 0; m < 4; ++m) {
+      const int g = a + 4 * m;
+      const __m512 sc = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 3072 + 16 * g))));
+      for (int t = 0; t < NT; ++t)
+        facc[t] = _mm512_fmadd_ps(_mm512_sub_ps(_mm512_cvtepi32_ps(acc[m][t]), _mm512_set1_ps(xs32[t][g])), sc, facc[t]);
+    }
+  }
+}
+
+template <int NT>
+void q6k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride, size_t pf) {
+  constexpr size_t kCol = 16 * 210;
+  const int64_t nb = n / 256;
+  // 32 * (sum of each 16 activations), per token
+  thread_local std::vector<float> xs32;
+  xs32.resize(static_cast<size_t>(NT * nb * 16));
+  for (int t = 0; t < NT; ++t)
+    for (int64_t i = 0; i < nb * 16; ++i) xs32[t * nb * 16 + i] = 32.0f * static_cast<float>(a[t].s[i]);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const uint8_t* group = w + g * nb * kCol;
+    __m512 out[NT];
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* col = group + b * kCol;
+      const int8_t* x[NT];
+      const float* xs[NT];
+      __m512 facc[NT];
+      for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 16, facc[t] = _mm512_setzero_ps();
+      if (pf > 0) q6k_column16<NT, true>(col, x, xs, facc);
+      else q6k_column16<NT, false>(col, x, xs, facc);
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 3328)));
+      for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(facc[t], _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
+    }
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
+  }
+}
+
+void q6k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
+  switch (nt) {
+    case 1: return q6k_rows16<1>(n, w, n_groups, a, y, y_stride, pf);
+    case 2: return q6k_rows16<2>(n, w, n_groups, a, y, y_stride, pf);
+    case 3: return q6k_rows16<3>(n, w, n_groups, a, y, y_stride, pf);
+    default: return q6k_rows16<4>(n, w, n_groups, a, y, y_stride, pf);
+  }
+}
+
 #include "kernels/qdot_dispatch.inc"
 
 }  // namespace
@@ -306,6 +396,11 @@ QDotRowsFn qdot_rows_kernel(DType t) {
     case DType::Q6_K: return rows_loop<DType::Q6_K, dot_q6k<1>>;
     default: return nullptr;
   }
+}
+
+QDotRows16Fn qdot_rows16_kernel(DType t) {
+  if (!cpu_features().avx512vnni || t != DType::Q6_K) return nullptr;
+  return q6k_rows16_any;
 }
 
 }  // namespace herd::avx512

@@ -7,6 +7,7 @@
 #include "formats/gguf_model_loader.h"
 #include "formats/hf_model_loader.h"
 #include "kernels/matmul.h"
+#include "model/decode_layout.h"
 #include "kernels/ops.h"
 #include "kv/paged_kv_cache.h"
 
@@ -17,6 +18,7 @@ TextModel::TextModel(ModelConfig config, ModelWeights weights)
 
 std::unique_ptr<TextModel> TextModel::load(const std::string& path, FileAccess access) {
   LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path, access) : load_hf_model(path, access);
+  if (access == FileAccess::Ram) use_decode_layout(lw.weights);  // private copy: may be rearranged
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
 }
 

@@ -22,11 +22,22 @@ uint64_t fnv1a(const void* data, size_t n, uint64_t h = 1469598103934665603ull) 
 
 uint64_t hash_matrix(const WeightMatrix& w, uint64_t h) {
   if (w.empty()) return h;
-  // The first and last 4 KiB of the stored bytes: cheap, and differs between any two trainings.
-  const size_t total = static_cast<size_t>(w.rows * w.ld) * dtype_size(w.type);
-  const size_t n = std::min<size_t>(4096, total);
-  h = fnv1a(w.data, n, h);
-  return fnv1a(w.data + total - n, n, h);
+  // The first and last 4 KiB of the bytes as the standard layout stores them: cheap, differs
+  // between any two trainings, and is the same whether or not the weights were rearranged for
+  // decode (WeightMatrix::interleaved).
+  const int64_t n_stored = w.in_major ? w.cols : w.rows;
+  const size_t rb = w.in_major ? static_cast<size_t>(w.ld) * dtype_size(w.type) : w.row_stride();
+  const size_t total = static_cast<size_t>(n_stored) * rb, n = std::min<size_t>(4096, total);
+  if (!w.interleaved) {
+    h = fnv1a(w.data, n, h);
+    return fnv1a(w.data + total - n, n, h);
+  }
+  const int64_t k = static_cast<int64_t>((n + rb - 1) / rb);
+  std::vector<uint8_t> buf(static_cast<size_t>(k) * rb);
+  w.stored_rows(0, k, buf.data());
+  h = fnv1a(buf.data(), n, h);
+  w.stored_rows(w.rows - k, k, buf.data());
+  return fnv1a(buf.data() + buf.size() - n, n, h);
 }
 
 template <typename T>

@@ -1,0 +1,35 @@
+#pragma once
+// Interleaved 16-row groups: a weight layout for one-token decode. The standard layout stores a
+// Q6_K row as consecutive 210-byte blocks; a one-row kernel then spends most of its instructions
+// on per-block scale handling and a horizontal sum per row, and at two threads it cannot keep up
+// with memory. Here 16 consecutive rows are stored together, block column by block column, with
+// the bytes of each column rearranged so that one 64-byte vector holds 4 consecutive weights of
+// each of the 16 rows: a kernel multiplies it by 4 broadcast activations and keeps the 16 row
+// sums in the lanes of one register (about a third of the instructions). Same size as the
+// standard layout; applied in place to weights read into memory (never to a mapped file).
+//
+// Q6_K column (3360 bytes for 16 rows r, elements e = 4k + i of the 256-element block, q the
+// 6-bit value):
+//   [0, 2048)     32 chunks of 64: chunk c byte 4r + i = (q[r][4c + i] & 15) | (q[r][4(c + 32) + i] & 15) << 4
+//   [2048, 3072)  16 chunks of 64: chunk c byte 4r + i = sum over m < 4 of (q[r][4(c + 16m) + i] >> 4) << 2m
+//   [3072, 3328)  scale of 16-element group g of row r at 16g + r (int8)
+//   [3328, 3360)  d of row r (f16) at 2r
+#include <cstdint>
+
+#include "core/dtype.h"
+
+namespace herd {
+
+constexpr int64_t kInterleaveRows = 16;
+
+// Whether a rows x cols matrix of type t has an interleaved layout (Q6_K, rows a multiple of 16).
+bool interleavable(DType t, int64_t rows, int64_t cols);
+
+// Rewrites the standard-layout matrix at data (rows x cols, rows packed) into interleaved groups,
+// in place, spread over the thread pool.
+void interleave_rows(DType t, uint8_t* data, int64_t rows, int64_t cols);
+
+// One interleaved group (16 rows) back to 16 standard rows, packed, at out.
+void deinterleave_group(DType t, const uint8_t* group, int64_t cols, uint8_t* out);
+
+}  // namespace herd

@@ -1,0 +1,37 @@
+#include "model/decode_layout.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <set>
+
+#include "core/mapped_file.h"
+#include "kernels/qdot.h"
+#include "kernels/row_interleave.h"
+
+namespace herd {
+
+int use_decode_layout(ModelWeights& w) {
+  if (const char* env = std::getenv("HERD_INTERLEAVE"); env && !std::strcmp(env, "0")) return 0;
+  std::vector<WeightMatrix*> all = {&w.lm_head};
+  for (LayerWeights& L : w.layers) {
+    for (WeightMatrix* m : {&L.q, &L.k, &L.v, &L.o, &L.shared.gate, &L.shared.up, &L.shared.down}) all.push_back(m);
+    for (FfnWeights& e : L.experts)
+      for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) all.push_back(m);
+  }
+  // Matrices whose bytes are also read some other way (a tied embedding's rows) stay as they are.
+  std::set<const uint8_t*> done = {w.embed.data};
+  int n = 0;
+  for (WeightMatrix* m : all) {
+    if (m->empty() || m->interleaved || m->in_major || m->ld != m->cols || !interleavable(m->type, m->rows, m->cols) ||
+        !qdot_rows16_kernel(m->type) || !done.insert(m->data).second)
+      continue;
+    with_writable(m->data, m->row_stride() * static_cast<size_t>(m->rows),
+                  [&](uint8_t* p) { interleave_rows(m->type, p, m->rows, m->cols); });
+    m->interleaved = true;
+    ++n;
+  }
+  // The lm_head may be the embedding's view (tied): it was skipped above with it.
+  return n;
+}
+
+}  // namespace herd
