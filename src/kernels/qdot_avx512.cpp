@@ -363,6 +363,99 @@ void q6k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow*
   }
 }
 
+// ---- Q4_K in interleaved 16-row groups (kernels/row_interleave.h) ----
+
+// Six-bit scales (or mins) of sub-blocks j and j + 4 (j < 4) of 16 rows, as f32 lanes: the low
+// 4 bits from the nibbles of `lo` bytes 16j.., the high 2 from `hi` bytes 16(j % 2).., bits 2(j / 2)
+// (sub-block j) and 2(j / 2) + 4 (sub-block j + 4).
+inline void q4k_six16(const uint8_t* lo, const uint8_t* hi, int j, __m512& a, __m512& b) {
+  const __m512i m4 = _mm512_set1_epi32(15), m30 = _mm512_set1_epi32(0x30);
+  const __m512i l = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(lo + 16 * j)));
+  const __m512i h = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(hi + 16 * (j % 2))));
+  // bits 2(j/2).. of h to bits 4-5: shift left by 4 - 2(j/2) (j/2 = 0, 1); for sub-block j + 4 by -2(j/2)
+  const __m512i ha = j / 2 == 0 ? _mm512_slli_epi32(h, 4) : _mm512_slli_epi32(h, 2);
+  const __m512i hb = j / 2 == 0 ? h : _mm512_srli_epi32(h, 2);
+  a = _mm512_cvtepi32_ps(_mm512_ternarylogic_epi32(_mm512_and_si512(l, m4), ha, m30, 0xF8));
+  b = _mm512_cvtepi32_ps(_mm512_ternarylogic_epi32(_mm512_srli_epi32(l, 4), hb, m30, 0xF8));
+}
+
+// One block column of 16 rows for NT tokens: sc[t] += the rows' scaled sums, mn[t] += their
+// mins times the activations' 32-element sums (both before d / dmin and the activation scale).
+// Chunks 8j..8j+7 hold sub-block j (low nibbles) and j + 4 (high nibbles).
+template <int NT, bool PF>
+__attribute__((always_inline)) inline void q4k_column16(const uint8_t* col, const int8_t* const* x, const float* const* xs,
+                                                        __m512 (&sc)[NT], __m512 (&mn)[NT]) {
+  constexpr int kCol = 16 * 144;
+  const __m512i m4 = _mm512_set1_epi8(15);
+  if (PF)
+    for (int off = 2048; off < kCol; off += 64) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + off), _MM_HINT_T0);
+#pragma GCC unroll 1
+  for (int j = 0; j < 4; ++j) {
+    __m512i lo[NT], hi[NT];
+    for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
+#pragma GCC unroll 8
+    for (int c = 8 * j; c < 8 * j + 8; ++c) {
+      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+      const __m512i q = _mm512_loadu_si512(col + 64 * c);
+      const __m512i vl = _mm512_and_si512(q, m4), vh = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
+      for (int t = 0; t < NT; ++t) {
+        lo[t] = _mm512_dpbusd_epi32(lo[t], vl, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(x[t] + 4 * c)))));
+        hi[t] = _mm512_dpbusd_epi32(hi[t], vh, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(x[t] + 4 * (c + 32))))));
+      }
+    }
+    __m512 sa, sb, ma, mb;
+    q4k_six16(col + 2048, col + 2112, j, sa, sb);
+    q4k_six16(col + 2144, col + 2208, j, ma, mb);
+    for (int t = 0; t < NT; ++t) {
+      sc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(lo[t]), sa, sc[t]);
+      sc[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(hi[t]), sb, sc[t]);
+      mn[t] = _mm512_fmadd_ps(ma, _mm512_set1_ps(xs[t][j]), mn[t]);
+      mn[t] = _mm512_fmadd_ps(mb, _mm512_set1_ps(xs[t][j + 4]), mn[t]);
+    }
+  }
+}
+
+template <int NT>
+void q4k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride, size_t pf) {
+  constexpr size_t kCol = 16 * 144;
+  const int64_t nb = n / 256;
+  // sum of each 32 activations, per token
+  thread_local std::vector<float> xs32;
+  xs32.resize(static_cast<size_t>(NT * nb * 8));
+  for (int t = 0; t < NT; ++t)
+    for (int64_t i = 0; i < nb * 8; ++i) xs32[t * nb * 8 + i] = static_cast<float>(a[t].s[2 * i] + a[t].s[2 * i + 1]);
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const uint8_t* group = w + g * nb * kCol;
+    __m512 out[NT];
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* col = group + b * kCol;
+      const int8_t* x[NT];
+      const float* xs[NT];
+      __m512 sc[NT], mn[NT];
+      for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 8, sc[t] = mn[t] = _mm512_setzero_ps();
+      if (pf > 0) q4k_column16<NT, true>(col, x, xs, sc, mn);
+      else q4k_column16<NT, false>(col, x, xs, sc, mn);
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2240)));
+      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2272)));
+      for (int t = 0; t < NT; ++t) {
+        const __m512 v = _mm512_fmsub_ps(d, sc[t], _mm512_mul_ps(dmin, mn[t]));
+        out[t] = _mm512_fmadd_ps(v, _mm512_set1_ps(a[t].d[b]), out[t]);
+      }
+    }
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
+  }
+}
+
+void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
+  switch (nt) {
+    case 1: return q4k_rows16<1>(n, w, n_groups, a, y, y_stride, pf);
+    case 2: return q4k_rows16<2>(n, w, n_groups, a, y, y_stride, pf);
+    case 3: return q4k_rows16<3>(n, w, n_groups, a, y, y_stride, pf);
+    default: return q4k_rows16<4>(n, w, n_groups, a, y, y_stride, pf);
+  }
+}
+
 #include "kernels/qdot_dispatch.inc"
 
 }  // namespace
@@ -399,8 +492,10 @@ QDotRowsFn qdot_rows_kernel(DType t) {
 }
 
 QDotRows16Fn qdot_rows16_kernel(DType t) {
-  if (!cpu_features().avx512vnni || t != DType::Q6_K) return nullptr;
-  return q6k_rows16_any;
+  if (!cpu_features().avx512vnni) return nullptr;
+  if (t == DType::Q6_K) return q6k_rows16_any;
+  if (t == DType::Q4_K) return q4k_rows16_any;
+  return nullptr;
 }
 
 }  // namespace herd::avx512

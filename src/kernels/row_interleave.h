@@ -1,6 +1,6 @@
 #pragma once
 // Interleaved 16-row groups: a weight layout for one-token decode. The standard layout stores a
-// Q6_K row as consecutive 210-byte blocks; a one-row kernel then spends most of its instructions
+// Q6_K (Q4_K) row as consecutive 210 (144)-byte blocks; a one-row kernel then spends most of its instructions
 // on per-block scale handling and a horizontal sum per row, and at two threads it cannot keep up
 // with memory. Here 16 consecutive rows are stored together, block column by block column, with
 // the bytes of each column rearranged so that one 64-byte vector holds 4 consecutive weights of
@@ -22,7 +22,10 @@ namespace herd {
 
 constexpr int64_t kInterleaveRows = 16;
 
-// Whether a rows x cols matrix of type t has an interleaved layout (Q6_K, rows a multiple of 16).
+// Q4_K column (2304 bytes): see q4k_interleave_column in row_interleave.cpp (the 4-bit values as
+// Q6_K's low nibbles, the 6-bit scales and mins split into 4 + 2 bits, d and dmin per row).
+
+// Whether a rows x cols matrix of type t has an interleaved layout (Q6_K or Q4_K, rows a multiple of 16).
 bool interleavable(DType t, int64_t rows, int64_t cols);
 
 // Rewrites the standard-layout matrix at data (rows x cols, rows packed) into interleaved groups,

@@ -474,15 +474,17 @@ TEST(QDot, MatmulBatchMatchesSeparateCalls) {
 
 // ---- Interleaved 16-row groups (kernels/row_interleave.h) ----
 
-std::vector<uint8_t> random_q6k_matrix(int64_t rows, int64_t cols, std::mt19937& rng, bool from_floats) {
-  const size_t rb = dtype_row_bytes(DType::Q6_K, cols);
+const DType kInterleavedTypes[] = {DType::Q6_K, DType::Q4_K};
+
+std::vector<uint8_t> random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng, bool from_floats) {
+  const size_t rb = dtype_row_bytes(t, cols);
   std::vector<uint8_t> w(rows * rb);
   for (int64_t r = 0; r < rows; ++r) {
     if (from_floats) {
       auto wf = random_floats(cols, rng, 0.05f);
-      quant::quantize(DType::Q6_K, wf.data(), w.data() + r * rb, cols);
+      quant::quantize(t, wf.data(), w.data() + r * rb, cols);
     } else {
-      auto b = random_blocks(DType::Q6_K, cols, rng);
+      auto b = random_blocks(t, cols, rng);
       std::memcpy(w.data() + r * rb, b.data(), rb);
     }
   }
@@ -492,130 +494,140 @@ std::vector<uint8_t> random_q6k_matrix(int64_t rows, int64_t cols, std::mt19937&
 TEST(RowInterleave, RoundTripsAndReadsRows) {
   std::mt19937 rng(61);
   EXPECT_TRUE(interleavable(DType::Q6_K, 48, 512));
+  EXPECT_TRUE(interleavable(DType::Q4_K, 48, 512));
   EXPECT_FALSE(interleavable(DType::Q6_K, 40, 512));  // rows not a multiple of 16
   EXPECT_FALSE(interleavable(DType::Q6_K, 48, 0));
-  EXPECT_FALSE(interleavable(DType::Q4_K, 48, 512));  // no such layout (yet)
-  const int64_t rows = 48, cols = 768;
-  const size_t rb = dtype_row_bytes(DType::Q6_K, cols);
-  const auto w = random_q6k_matrix(rows, cols, rng, false);
-  auto il = w;
-  interleave_rows(DType::Q6_K, il.data(), rows, cols);
-  EXPECT_NE(il, w);  // really rearranged
-  std::vector<uint8_t> back(rb * 16);
-  for (int64_t g = 0; g < rows / 16; ++g) {
-    deinterleave_group(DType::Q6_K, il.data() + g * 16 * rb, cols, back.data());
-    EXPECT_TRUE(std::equal(back.begin(), back.end(), w.begin() + g * 16 * rb)) << "group " << g;
+  EXPECT_FALSE(interleavable(DType::Q8_0, 48, 512));  // no such layout
+  EXPECT_FALSE(interleavable(DType::Q5_K, 48, 512));
+  for (DType t : kInterleavedTypes) {
+    const int64_t rows = 48, cols = 768;
+    const size_t rb = dtype_row_bytes(t, cols);
+    const auto w = random_matrix(t, rows, cols, rng, false);
+    auto il = w;
+    interleave_rows(t, il.data(), rows, cols);
+    EXPECT_NE(il, w) << dtype_name(t);  // really rearranged
+    std::vector<uint8_t> back(rb * 16);
+    for (int64_t g = 0; g < rows / 16; ++g) {
+      deinterleave_group(t, il.data() + g * 16 * rb, cols, back.data());
+      EXPECT_TRUE(std::equal(back.begin(), back.end(), w.begin() + g * 16 * rb)) << dtype_name(t) << " group " << g;
+    }
+    WeightMatrix std_w{t, w.data(), rows, cols, cols, false};
+    WeightMatrix il_w = std_w;
+    il_w.data = il.data();
+    il_w.interleaved = true;
+    for (auto [r0, n] : {std::pair<int64_t, int64_t>{0, 48}, {5, 30}, {17, 1}, {31, 2}, {47, 1}}) {
+      std::vector<uint8_t> got(n * rb);
+      il_w.stored_rows(r0, n, got.data());
+      EXPECT_TRUE(std::equal(got.begin(), got.end(), w.begin() + r0 * rb)) << dtype_name(t) << " " << r0 << " " << n;
+    }
+    std::vector<float> a(cols), b(cols);
+    for (int64_t r : {0, 15, 16, 37}) {
+      std_w.row(r, a.data());
+      il_w.row(r, b.data());
+      EXPECT_EQ(a, b) << dtype_name(t) << " " << r;
+      EXPECT_EQ(il_w.at(r, 300), std_w.at(r, 300)) << dtype_name(t) << " " << r;
+    }
+    EXPECT_THROW(interleave_rows(t, il.data(), 40, cols), Error);
   }
-  WeightMatrix std_w{DType::Q6_K, w.data(), rows, cols, cols, false};
-  WeightMatrix il_w = std_w;
-  il_w.data = il.data();
-  il_w.interleaved = true;
-  for (auto [r0, n] : {std::pair<int64_t, int64_t>{0, 48}, {5, 30}, {17, 1}, {31, 2}, {47, 1}}) {
-    std::vector<uint8_t> got(n * rb);
-    il_w.stored_rows(r0, n, got.data());
-    EXPECT_TRUE(std::equal(got.begin(), got.end(), w.begin() + r0 * rb)) << r0 << " " << n;
-  }
-  std::vector<float> a(cols), b(cols);
-  for (int64_t r : {0, 15, 16, 37}) {
-    std_w.row(r, a.data());
-    il_w.row(r, b.data());
-    EXPECT_EQ(a, b) << r;
-    EXPECT_EQ(il_w.at(r, 300), std_w.at(r, 300)) << r;
-  }
-  EXPECT_THROW(interleave_rows(DType::Q6_K, il.data(), 40, cols), Error);
-  EXPECT_THROW(interleave_rows(DType::Q8_0, il.data(), 48, cols), Error);
+  std::vector<uint8_t> q8(48 * dtype_row_bytes(DType::Q8_0, 256));
+  EXPECT_THROW(interleave_rows(DType::Q8_0, q8.data(), 48, 256), Error);
 }
 
-// The interleaved decode kernel against the dequantize-then-f64 value of the same quantized
-// operands (and so against the standard-layout kernels), for 1-4 tokens, with and without its
+// The interleaved decode kernels against the dequantize-then-f64 value of the same quantized
+// operands (and so against the standard-layout kernels), for 1-4 tokens, with and without their
 // prefetches, on random bit patterns and on quantized data.
 TEST(RowInterleave, KernelMatchesDequantized) {
-  QDotRows16Fn k16 = qdot_rows16_kernel(DType::Q6_K);
   const CpuFeatures& c = cpu_features();
   if (!(use_avx512() && c.avx512vnni)) {
-    EXPECT_EQ(k16, nullptr);
+    for (DType t : kInterleavedTypes) EXPECT_EQ(qdot_rows16_kernel(t), nullptr);
     GTEST_SKIP() << "no AVX-512 VNNI: weights are never interleaved here";
   }
-  ASSERT_NE(k16, nullptr);
-  EXPECT_EQ(qdot_rows16_kernel(DType::Q4_K), nullptr);
+  EXPECT_EQ(qdot_rows16_kernel(DType::Q8_0), nullptr);
+  EXPECT_EQ(qdot_rows16_kernel(DType::Q5_K), nullptr);
   std::mt19937 rng(67);
-  for (int64_t cols : {int64_t{256}, int64_t{512}, int64_t{1280}})
-    for (bool from_floats : {false, true}) {
-      const int64_t rows = 32;
-      const size_t rb = dtype_row_bytes(DType::Q6_K, cols);
-      const auto w = random_q6k_matrix(rows, cols, rng, from_floats);
-      auto il = w;
-      interleave_rows(DType::Q6_K, il.data(), rows, cols);
-      const int T = 4;
-      auto x = random_floats(T * cols, rng);
-      QActs a;
-      quantize_acts(x.data(), T, cols, ActKind::Q8_K, a);
-      ActRow ar[4];
-      for (int t = 0; t < T; ++t) ar[t] = act_row(a, t);
-      std::vector<double> ref(T * rows), mag(T * rows);
-      std::vector<float> wd(cols);
-      for (int64_t r = 0; r < rows; ++r) {
-        to_f32(DType::Q6_K, w.data() + r * rb, wd.data(), cols);
-        for (int t = 0; t < T; ++t)
-          for (int64_t i = 0; i < cols; ++i) {
-            const double p = double(wd[i]) * ar[t].q[i] * ar[t].d[i / 256];
-            ref[t * rows + r] += p;
-            mag[t * rows + r] += std::fabs(p);
+  for (DType type : kInterleavedTypes) {
+    QDotRows16Fn k16 = qdot_rows16_kernel(type);
+    ASSERT_NE(k16, nullptr) << dtype_name(type);
+    for (int64_t cols : {int64_t{256}, int64_t{512}, int64_t{1280}})
+      for (bool from_floats : {false, true}) {
+        const int64_t rows = 32;
+        const size_t rb = dtype_row_bytes(type, cols);
+        const auto w = random_matrix(type, rows, cols, rng, from_floats);
+        auto il = w;
+        interleave_rows(type, il.data(), rows, cols);
+        const int T = 4;
+        auto x = random_floats(T * cols, rng);
+        QActs a;
+        quantize_acts(x.data(), T, cols, ActKind::Q8_K, a);
+        ActRow ar[4];
+        for (int t = 0; t < T; ++t) ar[t] = act_row(a, t);
+        std::vector<double> ref(T * rows), mag(T * rows);
+        std::vector<float> wd(cols);
+        for (int64_t r = 0; r < rows; ++r) {
+          to_f32(type, w.data() + r * rb, wd.data(), cols);
+          for (int t = 0; t < T; ++t)
+            for (int64_t i = 0; i < cols; ++i) {
+              const double p = double(wd[i]) * ar[t].q[i] * ar[t].d[i / 256];
+              ref[t * rows + r] += p;
+              mag[t * rows + r] += std::fabs(p);
+            }
+        }
+        for (int nt = 1; nt <= 4; ++nt)
+          for (size_t pf : {size_t{0}, size_t{1}}) {
+            std::vector<float> y(nt * rows + 1, -7.0f);
+            k16(cols, il.data(), rows / 16, ar, nt, y.data(), rows, pf);
+            for (int t = 0; t < nt; ++t)
+              for (int64_t r = 0; r < rows; ++r)
+                EXPECT_NEAR(y[t * rows + r], ref[t * rows + r], 1e-5 * mag[t * rows + r] + 1e-6)
+                    << dtype_name(type) << " cols " << cols << " nt " << nt << " token " << t << " row " << r;
+            EXPECT_EQ(y[nt * rows], -7.0f);
           }
       }
-      for (int nt = 1; nt <= 4; ++nt)
-        for (size_t pf : {size_t{0}, size_t{1}}) {
-          std::vector<float> y(nt * rows + 1, -7.0f);
-          k16(cols, il.data(), rows / 16, ar, nt, y.data(), rows, pf);
-          for (int t = 0; t < nt; ++t)
-            for (int64_t r = 0; r < rows; ++r)
-              EXPECT_NEAR(y[t * rows + r], ref[t * rows + r], 1e-5 * mag[t * rows + r] + 1e-6)
-                  << "cols " << cols << " nt " << nt << " token " << t << " row " << r;
-          EXPECT_EQ(y[nt * rows], -7.0f);
-        }
-    }
+  }
 }
 
 // matmul on an interleaved matrix: the one-token path (also through matmul_batch with row ranges
 // that cut groups) agrees with the standard layout to f32 rounding; the prefill GEMM and exact
 // mode, which read standard rows restored from the groups, agree exactly.
 TEST(RowInterleave, MatmulPathsMatchStandardLayout) {
-  if (!qdot_rows16_kernel(DType::Q6_K)) GTEST_SKIP() << "no interleaved kernel on this CPU";
   std::mt19937 rng(71);
-  const int64_t rows = 64, cols = 512;
-  const auto w = random_q6k_matrix(rows, cols, rng, true);
-  auto il = w;
-  interleave_rows(DType::Q6_K, il.data(), rows, cols);
-  const WeightMatrix std_w{DType::Q6_K, w.data(), rows, cols, cols, false};
-  WeightMatrix il_w = std_w;
-  il_w.data = il.data();
-  il_w.interleaved = true;
-  std::vector<uint8_t> b0;
-  auto wf = random_floats(24 * 256, rng, 0.05f);
-  b0.resize(24 * dtype_row_bytes(DType::Q8_0, 256));
-  for (int64_t r = 0; r < 24; ++r) quant::quantize(DType::Q8_0, wf.data() + r * 256, b0.data() + r * dtype_row_bytes(DType::Q8_0, 256), 256);
-  const WeightMatrix W0{DType::Q8_0, b0.data(), 24, 256, 256, false};  // 24 rows: shifts the next task off the 16-row grid
-  for (bool exact : {false, true})
-    for (int64_t T : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{5}, int64_t{20}}) {
-      set_matmul_exact(exact);
-      auto x = random_floats(T * cols, rng);
-      std::vector<float> y_std(T * rows), y_il(T * rows);
-      matmul(x.data(), T, std_w, y_std.data());
-      matmul(x.data(), T, il_w, y_il.data());
-      if (exact || T >= 4) {
-        EXPECT_EQ(y_il, y_std) << "T " << T << " exact " << exact;
-      } else {
-        double scale = 0;
-        for (float v : y_std) scale = std::max(scale, double(std::fabs(v)));
-        for (size_t i = 0; i < y_std.size(); ++i) EXPECT_NEAR(y_il[i], y_std[i], 1e-5 * scale) << "T " << T << " i " << i;
+  for (DType type : kInterleavedTypes) {
+    if (!qdot_rows16_kernel(type)) GTEST_SKIP() << "no interleaved kernel on this CPU";
+    const int64_t rows = 64, cols = 512;
+    const auto w = random_matrix(type, rows, cols, rng, true);
+    auto il = w;
+    interleave_rows(type, il.data(), rows, cols);
+    const WeightMatrix std_w{type, w.data(), rows, cols, cols, false};
+    WeightMatrix il_w = std_w;
+    il_w.data = il.data();
+    il_w.interleaved = true;
+    std::vector<uint8_t> b0;
+    auto wf = random_floats(24 * 256, rng, 0.05f);
+    b0.resize(24 * dtype_row_bytes(DType::Q8_0, 256));
+    for (int64_t r = 0; r < 24; ++r) quant::quantize(DType::Q8_0, wf.data() + r * 256, b0.data() + r * dtype_row_bytes(DType::Q8_0, 256), 256);
+    const WeightMatrix W0{DType::Q8_0, b0.data(), 24, 256, 256, false};  // 24 rows: shifts the next task off the 16-row grid
+    for (bool exact : {false, true})
+      for (int64_t T : {int64_t{1}, int64_t{2}, int64_t{3}, int64_t{5}, int64_t{20}}) {
+        set_matmul_exact(exact);
+        auto x = random_floats(T * cols, rng);
+        std::vector<float> y_std(T * rows), y_il(T * rows);
+        matmul(x.data(), T, std_w, y_std.data());
+        matmul(x.data(), T, il_w, y_il.data());
+        if (exact || T >= 4) {
+          EXPECT_EQ(y_il, y_std) << dtype_name(type) << " T " << T << " exact " << exact;
+        } else {
+          double scale = 0;
+          for (float v : y_std) scale = std::max(scale, double(std::fabs(v)));
+          for (size_t i = 0; i < y_std.size(); ++i) EXPECT_NEAR(y_il[i], y_std[i], 1e-5 * scale) << dtype_name(type) << " T " << T << " i " << i;
+        }
+        auto x0 = random_floats(T * 256, rng);
+        std::vector<float> y0(T * 24), y_batch(T * rows);
+        const MatmulTask tasks[] = {{x0.data(), T, &W0, y0.data()}, {x.data(), T, &il_w, y_batch.data()}};
+        matmul_batch(tasks, 2);
+        EXPECT_EQ(y_batch, y_il) << dtype_name(type) << " T " << T << " exact " << exact;
       }
-      auto x0 = random_floats(T * 256, rng);
-      std::vector<float> y0(T * 24), y_batch(T * rows);
-      const MatmulTask tasks[] = {{x0.data(), T, &W0, y0.data()}, {x.data(), T, &il_w, y_batch.data()}};
-      matmul_batch(tasks, 2);
-      EXPECT_EQ(y_batch, y_il) << "T " << T << " exact " << exact;
-    }
-  set_matmul_exact(false);
+    set_matmul_exact(false);
+  }
 }
 
 // The one-token multi-row kernel (decode) gives exactly the one-row kernel's values, for every
