@@ -14,13 +14,13 @@ namespace {
 
 // Standard Q6_K block <-> its 256 six-bit values (quants.h: ql[128] | qh[64] | scales[16] | d).
 void q6k_values(const uint8_t* blk, uint8_t* q) {
-  for (int e = 0; e < 256; ++e) {
-    const int h = e / 128, j = e % 128;
-    const uint8_t l = blk[64 * h + j % 64];
-    const int nib = j < 64 ? l & 15 : l >> 4;
-    const int hi = (blk[128 + 32 * h + j % 32] >> (2 * (j / 32))) & 3;
-    q[e] = static_cast<uint8_t>(nib | hi << 4);
-  }
+  for (int h = 0; h < 2; ++h)
+    for (int l = 0; l < 64; ++l) {
+      const uint8_t b = blk[64 * h + l], hb = blk[128 + 32 * h + l % 32];
+      const int s = 2 * (l / 32);  // qh bits of element 128h + l, and 4 higher for + 64
+      q[128 * h + l] = static_cast<uint8_t>((b & 15) | ((hb >> s) & 3) << 4);
+      q[128 * h + 64 + l] = static_cast<uint8_t>((b >> 4) | ((hb >> (s + 4)) & 3) << 4);
+    }
 }
 
 void q6k_block(const uint8_t* q, uint8_t* blk) {
@@ -36,14 +36,15 @@ void q6k_block(const uint8_t* q, uint8_t* blk) {
 void q6k_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col) {
   uint8_t q[kInterleaveRows][256];
   for (int r = 0; r < kInterleaveRows; ++r) q6k_values(blocks + r * stride, q[r]);
-  std::memset(col, 0, 3072);
-  for (int r = 0; r < kInterleaveRows; ++r)
-    for (int i = 0; i < 4; ++i) {
-      for (int c = 0; c < 32; ++c)
-        col[64 * c + 4 * r + i] = static_cast<uint8_t>((q[r][4 * c + i] & 15) | (q[r][4 * (c + 32) + i] & 15) << 4);
-      for (int c = 0; c < 16; ++c)
-        for (int m = 0; m < 4; ++m) col[2048 + 64 * c + 4 * r + i] |= static_cast<uint8_t>((q[r][4 * (c + 16 * m) + i] >> 4) << (2 * m));
-    }
+  for (int c = 0; c < 32; ++c)
+    for (int r = 0; r < kInterleaveRows; ++r)
+      for (int i = 0; i < 4; ++i) col[64 * c + 4 * r + i] = static_cast<uint8_t>((q[r][4 * c + i] & 15) | (q[r][4 * (c + 32) + i] & 15) << 4);
+  for (int c = 0; c < 16; ++c)
+    for (int r = 0; r < kInterleaveRows; ++r)
+      for (int i = 0; i < 4; ++i) {
+        const uint8_t* v = q[r] + 4 * c + i;
+        col[2048 + 64 * c + 4 * r + i] = static_cast<uint8_t>((v[0] >> 4) | (v[64] >> 4) << 2 | (v[128] >> 4) << 4 | (v[192] >> 4) << 6);
+      }
   for (int r = 0; r < kInterleaveRows; ++r) {
     const uint8_t* blk = blocks + r * stride;
     for (int g = 0; g < 16; ++g) col[3072 + 16 * g + r] = blk[192 + g];
@@ -71,9 +72,10 @@ void q6k_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride)
 // Standard Q4_K block <-> its 256 four-bit values and 8 six-bit scales and mins (quants.h:
 // d | dmin | scales[12] | qs[128]; element 64j + l is the low (l < 32) or high nibble of qs[32j + l % 32]).
 void q4k_values(const uint8_t* blk, uint8_t* q, uint8_t* sc, uint8_t* mn) {
-  for (int e = 0; e < 256; ++e) {
-    const uint8_t b = blk[16 + 32 * (e / 64) + e % 32];
-    q[e] = static_cast<uint8_t>(e % 64 < 32 ? b & 15 : b >> 4);
+  for (int k = 0; k < 128; ++k) {
+    const uint8_t b = blk[16 + k];
+    q[64 * (k / 32) + k % 32] = b & 15;
+    q[64 * (k / 32) + 32 + k % 32] = b >> 4;
   }
   for (int j = 0; j < 8; ++j) quant::k_scale_min(j, blk + 4, &sc[j], &mn[j]);
 }
@@ -117,8 +119,8 @@ uint8_t q4k_six(const uint8_t* lo, const uint8_t* hi, int r, int s) {
 void q4k_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col) {
   uint8_t q[kInterleaveRows][256], sc[kInterleaveRows][8], mn[kInterleaveRows][8];
   for (int r = 0; r < kInterleaveRows; ++r) q4k_values(blocks + r * stride, q[r], sc[r], mn[r]);
-  for (int r = 0; r < kInterleaveRows; ++r)
-    for (int c = 0; c < 32; ++c)
+  for (int c = 0; c < 32; ++c)
+    for (int r = 0; r < kInterleaveRows; ++r)
       for (int i = 0; i < 4; ++i) col[64 * c + 4 * r + i] = static_cast<uint8_t>(q[r][4 * c + i] | q[r][4 * (c + 32) + i] << 4);
   q4k_pack_six(sc, col + 2048, col + 2112);
   q4k_pack_six(mn, col + 2144, col + 2208);
