@@ -4,16 +4,26 @@
 #include <cstring>
 #include <set>
 
+#include "core/error.h"
 #include "core/mapped_file.h"
 #include "kernels/qdot.h"
 #include "kernels/row_interleave.h"
 
 namespace herd {
 
-int use_decode_layout(ModelWeights& w) {
-  if (const char* env = std::getenv("HERD_INTERLEAVE"); env && !std::strcmp(env, "0")) return 0;
+DecodeLayout decode_layout_from_env() {
+  const char* env = std::getenv("HERD_INTERLEAVE");
+  if (!env || !std::strcmp(env, "head")) return DecodeLayout::Head;
+  if (!std::strcmp(env, "0")) return DecodeLayout::None;
+  if (!std::strcmp(env, "all")) return DecodeLayout::All;
+  fail("HERD_INTERLEAVE must be 0, head or all, got '", env, "'");
+}
+
+int use_decode_layout(ModelWeights& w, DecodeLayout which) {
+  if (which == DecodeLayout::None) return 0;
   std::vector<WeightMatrix*> all = {&w.lm_head};
   for (LayerWeights& L : w.layers) {
+    if (which != DecodeLayout::All) break;
     for (WeightMatrix* m : {&L.q, &L.k, &L.v, &L.o, &L.shared.gate, &L.shared.up, &L.shared.down}) all.push_back(m);
     for (FfnWeights& e : L.experts)
       for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) all.push_back(m);

@@ -18,7 +18,7 @@ TextModel::TextModel(ModelConfig config, ModelWeights weights)
 
 std::unique_ptr<TextModel> TextModel::load(const std::string& path, FileAccess access) {
   LoadedWeights lw = is_gguf_path(path) ? load_gguf_model(path, access) : load_hf_model(path, access);
-  if (access == FileAccess::Ram) use_decode_layout(lw.weights);  // private copy: may be rearranged
+  if (access == FileAccess::Ram) use_decode_layout(lw.weights, decode_layout_from_env());  // private copy: may be rearranged
   return std::make_unique<TextModel>(std::move(lw.config), std::move(lw.weights));
 }
 

@@ -12,6 +12,8 @@
 #include "formats/gguf_writer.h"
 #include "kernels/matmul.h"
 #include "model/text_model.h"
+#include "formats/gguf_model_loader.h"
+#include "model/decode_layout.h"
 #include "runtime/session.h"
 #include "model/presets.h"
 #include "kernels/qdot.h"
@@ -112,10 +114,10 @@ TEST(GgufConvert, TinyPresetEveryType) {
 }
 
 
-// A q4_k_m file read into memory gets its Q6_K matrices (output, some ffn_down) rearranged into
-// interleaved 16-row groups for decode; mapped, it stays as stored. Both give the same logits up
-// to f32 rounding (prefill, and decode token by token), exactly the same in exact mode, and the
-// same model fingerprint (sessions saved one way load the other way).
+// A q4_k_m file read into memory gets its Q6_K output matrix rearranged into interleaved 16-row
+// groups for decode (HERD_INTERLEAVE=all: every Q4_K / Q6_K matrix); mapped, it stays as stored.
+// All give the same logits up to f32 rounding (prefill, and decode token by token), exactly the
+// same in exact mode, and the same model fingerprint (sessions saved one way load the other way).
 TEST(GgufConvert, InterleavedDecodeLayoutMatchesMappedFile) {
   fs::path dir = test::temp_dir("gguf_interleave");
   ModelConfig c = preset_config("tiny");
@@ -131,39 +133,49 @@ TEST(GgufConvert, InterleavedDecodeLayoutMatchesMappedFile) {
   write_safetensors((dir / "hf" / "model.safetensors").string(), random_hf_tensors(c, 5, "F32"));
   const std::string gguf = (dir / "m.gguf").string();
   convert_hf_to_gguf((dir / "hf").string(), gguf, "q4_k_m");
-  auto mapped = TextModel::load(gguf, FileAccess::Map);
-  auto ram = TextModel::load(gguf, FileAccess::Ram);
   const bool can = qdot_rows16_kernel(DType::Q6_K) != nullptr;
+  auto mapped = TextModel::load(gguf, FileAccess::Map);
+  auto ram = TextModel::load(gguf, FileAccess::Ram);  // default: the output matrix only
+  LoadedWeights lw = load_gguf_model(gguf, FileAccess::Ram);
+  EXPECT_EQ(use_decode_layout(lw.weights, DecodeLayout::All) > 1, can);
+  auto all = std::make_unique<TextModel>(lw.config, std::move(lw.weights));
+  const WeightMatrix& gate0 = all->weights().layers[0].experts[0].gate;
+  EXPECT_EQ(gate0.type, DType::Q4_K);
+  EXPECT_EQ(gate0.interleaved, can);
   EXPECT_EQ(mapped->weights().lm_head.type, DType::Q6_K);
   EXPECT_FALSE(mapped->weights().lm_head.interleaved);
   EXPECT_EQ(ram->weights().lm_head.interleaved, can);
+  EXPECT_FALSE(ram->weights().layers[0].experts[0].gate.interleaved);
   EXPECT_EQ(model_fingerprint(*ram), model_fingerprint(*mapped));
+  EXPECT_EQ(model_fingerprint(*all), model_fingerprint(*mapped));
   const std::vector<int32_t> ids = {1, 500, 2000, 4095, 42, 7, 7, 9};
   const int64_t V = c.vocab_size, T = static_cast<int64_t>(ids.size());
+  auto run = [&](TextModel& m) {
+    std::vector<float> out(T * V);
+    auto cache = m.new_cache();
+    m.forward(ids.data(), 5, *cache, out.data(), true);  // prefill 5, then one token at a time
+    for (int64_t t = 5; t < T; ++t) m.forward(ids.data() + t, 1, *cache, out.data() + t * V, false);
+    return out;
+  };
   for (bool exact : {false, true}) {
     set_matmul_exact(exact);
-    std::vector<float> a(T * V), b(T * V);
-    auto ca = mapped->new_cache(), cb = ram->new_cache();
-    mapped->forward(ids.data(), 5, *ca, a.data(), true);  // prefill 5, then one token at a time
-    ram->forward(ids.data(), 5, *cb, b.data(), true);
-    for (int64_t t = 5; t < T; ++t) {
-      mapped->forward(ids.data() + t, 1, *ca, a.data() + t * V, false);
-      ram->forward(ids.data() + t, 1, *cb, b.data() + t * V, false);
-    }
-    if (exact) {
-      EXPECT_EQ(a, b);
-    } else {
-      double scale = 0, err = 0;
-      for (size_t i = 0; i < a.size(); ++i) {
-        scale = std::max(scale, static_cast<double>(std::fabs(a[i])));
-        err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+    const std::vector<float> a = run(*mapped);
+    for (TextModel* m : {ram.get(), all.get()}) {
+      const std::vector<float> b = run(*m);
+      if (exact) {
+        EXPECT_EQ(a, b);
+      } else {
+        double scale = 0, err = 0;
+        for (size_t i = 0; i < a.size(); ++i) {
+          scale = std::max(scale, static_cast<double>(std::fabs(a[i])));
+          err = std::max(err, static_cast<double>(std::fabs(a[i] - b[i])));
+        }
+        EXPECT_LE(err, 1e-4 * scale);
+        if (can) EXPECT_GT(err, 0.0);  // the decode kernels really differ (rounding only)
       }
-      EXPECT_LE(err, 1e-4 * scale);
-      if (can) EXPECT_GT(err, 0.0);  // the decode kernel really differs (rounding only)
     }
   }
   set_matmul_exact(false);
   fs::remove_all(dir);
 }
-
 }  // namespace
