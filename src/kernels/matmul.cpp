@@ -72,12 +72,16 @@ void matmul_out_major(const float* x, int64_t T, const WeightMatrix& W, float* y
   const int64_t in = W.cols, out = W.rows;
   ThreadPool::global().parallel_for(out, 16, [&](int64_t o0, int64_t o1) {
     std::vector<float> buf(W.type == DType::F32 ? 0 : in);
-    std::vector<uint8_t> stored(W.interleaved ? W.row_stride() : 0);
+    std::vector<uint8_t> group(W.interleaved ? W.row_stride() * kInterleaveRows : 0);  // standard rows of group g
+    int64_t g = -1;
     for (int64_t o = o0; o < o1; ++o) {
       const uint8_t* src = W.row_ptr(o);
       if (W.interleaved) {
-        W.stored_rows(o, 1, stored.data());
-        src = stored.data();
+        if (o / kInterleaveRows != g) {
+          g = o / kInterleaveRows;
+          deinterleave_group(W.type, W.row_ptr(g * kInterleaveRows), in, group.data());
+        }
+        src = group.data() + (o % kInterleaveRows) * W.row_stride();
       }
       const float* w;
       if (W.type == DType::F32) {
