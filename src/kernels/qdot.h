@@ -61,8 +61,8 @@ QDotRowsFn qdot_rows_kernel(DType weight);
 // Weights in interleaved 16-row groups (kernels/row_interleave.h), 1 <= nt <= 4 tokens: for each
 // of n_groups groups from w on (16 rows of n elements each, packed), y[t * y_stride + 16 g + r] =
 // dot(row r of group g, a[t]); pf_bytes > 0: prefetching one block column (16 blocks) ahead.
-// nullptr where the CPU has none (Q6_K and Q4_K with AVX-512 VNNI); weights are interleaved
-// only where it exists.
+// nullptr where the CPU has none (Q6_K, Q4_K and Q8_0 with AVX-512 VNNI); weights are
+// interleaved only where it exists.
 using QDotRows16Fn = void (*)(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf_bytes);
 QDotRows16Fn qdot_rows16_kernel(DType weight);
 
@@ -77,7 +77,7 @@ QDotFn qdot_kernel(DType weight);  // nullptr where no AVX2 version exists
 namespace avx512 {
 QDotFn qdot_kernel(DType weight);  // nullptr where no AVX-512 version exists
 QDotRowsFn qdot_rows_kernel(DType weight);  // Q8_0, Q4_K, Q6_K
-QDotRows16Fn qdot_rows16_kernel(DType weight);  // Q6_K, Q4_K
+QDotRows16Fn qdot_rows16_kernel(DType weight);  // Q6_K, Q4_K, Q8_0
 }
 
 }  // namespace herd

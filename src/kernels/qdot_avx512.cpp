@@ -5,6 +5,7 @@
 #include <immintrin.h>
 
 #include <algorithm>
+#include <type_traits>
 #include <vector>
 
 #include "core/quants.h"
@@ -456,6 +457,53 @@ void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow*
   }
 }
 
+// ---- Q8_0 in interleaved 16-row groups (kernels/row_interleave.h) ----
+
+// Weights go into vpdpbusd as unsigned w + 128 (one xor); each token's lanes start from
+// -128 * (the block's activation sum), so the sum is exact. With PF the next column's lines are
+// prefetched as this one's are read.
+template <int NT, bool PF>
+void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride) {
+  constexpr int kCol = 16 * 34;
+  const int64_t nb = n / 32;
+  const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const uint8_t* group = w + g * nb * kCol;
+    __m512 out[NT];
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) {
+      const uint8_t* col = group + b * kCol;
+      __m512i acc[NT];
+      for (int t = 0; t < NT; ++t) acc[t] = _mm512_set1_epi32(-128 * a[t].s[b]);
+      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 512), _MM_HINT_T0);
+#pragma GCC unroll 8
+      for (int c = 0; c < 8; ++c) {
+        if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+        const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(col + 64 * c), bias);
+        for (int t = 0; t < NT; ++t)
+          acc[t] = _mm512_dpbusd_epi32(acc[t], v, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(a[t].q + 32 * b + 4 * c)))));
+      }
+      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 512)));
+      for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
+    }
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
+  }
+}
+
+void q80_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
+  auto run = [&](auto nt_c) {
+    constexpr int NT = decltype(nt_c)::value;
+    if (pf > 0) q80_rows16<NT, true>(n, w, n_groups, a, y, y_stride);
+    else q80_rows16<NT, false>(n, w, n_groups, a, y, y_stride);
+  };
+  switch (nt) {
+    case 1: return run(std::integral_constant<int, 1>{});
+    case 2: return run(std::integral_constant<int, 2>{});
+    case 3: return run(std::integral_constant<int, 3>{});
+    default: return run(std::integral_constant<int, 4>{});
+  }
+}
+
 #include "kernels/qdot_dispatch.inc"
 
 }  // namespace
@@ -495,6 +543,7 @@ QDotRows16Fn qdot_rows16_kernel(DType t) {
   if (!cpu_features().avx512vnni) return nullptr;
   if (t == DType::Q6_K) return q6k_rows16_any;
   if (t == DType::Q4_K) return q4k_rows16_any;
+  if (t == DType::Q8_0) return q80_rows16_any;
   return nullptr;
 }
 

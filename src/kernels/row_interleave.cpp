@@ -146,28 +146,50 @@ void q4k_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride)
   }
 }
 
+// Q8_0 column (544 bytes for 16 rows r of one 32-element block, d | q[32] each):
+//   [0, 512)    8 chunks of 64: chunk c byte 4r + i = q[r][4c + i]
+//   [512, 544)  d of row r (f16) at 2r
+void q80_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col) {
+  for (int r = 0; r < kInterleaveRows; ++r) {
+    const uint8_t* blk = blocks + r * stride;
+    for (int c = 0; c < 8; ++c) std::memcpy(col + 64 * c + 4 * r, blk + 2 + 4 * c, 4);
+    std::memcpy(col + 512 + 2 * r, blk, 2);
+  }
+}
+
+void q80_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride) {
+  for (int r = 0; r < kInterleaveRows; ++r) {
+    uint8_t* blk = blocks + r * stride;
+    for (int c = 0; c < 8; ++c) std::memcpy(blk + 2 + 4 * c, col + 64 * c + 4 * r, 4);
+    std::memcpy(blk, col + 512 + 2 * r, 2);
+  }
+}
+
 size_t column_bytes(DType t) { return kInterleaveRows * dtype_block_bytes(t); }
 
 void interleave_column(DType t, const uint8_t* blocks, size_t stride, uint8_t* col) {
   if (t == DType::Q6_K) q6k_interleave_column(blocks, stride, col);
-  else q4k_interleave_column(blocks, stride, col);
+  else if (t == DType::Q4_K) q4k_interleave_column(blocks, stride, col);
+  else q80_interleave_column(blocks, stride, col);
 }
 
 void deinterleave_column(DType t, const uint8_t* col, uint8_t* blocks, size_t stride) {
   if (t == DType::Q6_K) q6k_deinterleave_column(col, blocks, stride);
-  else q4k_deinterleave_column(col, blocks, stride);
+  else if (t == DType::Q4_K) q4k_deinterleave_column(col, blocks, stride);
+  else q80_deinterleave_column(col, blocks, stride);
 }
 
 }  // namespace
 
 bool interleavable(DType t, int64_t rows, int64_t cols) {
-  return (t == DType::Q6_K || t == DType::Q4_K) && rows > 0 && rows % kInterleaveRows == 0 && cols > 0 && cols % 256 == 0;
+  return (t == DType::Q6_K || t == DType::Q4_K || t == DType::Q8_0) && rows > 0 && rows % kInterleaveRows == 0 && cols > 0 &&
+         cols % dtype_block_size(t) == 0;
 }
 
 void interleave_rows(DType t, uint8_t* data, int64_t rows, int64_t cols) {
   if (!interleavable(t, rows, cols)) fail("interleave_rows: ", dtype_name(t), " [", rows, ", ", cols, "] has no interleaved layout");
   const size_t row_bytes = dtype_row_bytes(t, cols), group_bytes = row_bytes * kInterleaveRows;
-  const int64_t nb = cols / 256;
+  const int64_t nb = cols / dtype_block_size(t);
   ThreadPool::global().parallel_for(rows / kInterleaveRows, 16, [&](int64_t g0, int64_t g1) {
     std::vector<uint8_t> standard(group_bytes);
     for (int64_t g = g0; g < g1; ++g) {
@@ -181,7 +203,7 @@ void interleave_rows(DType t, uint8_t* data, int64_t rows, int64_t cols) {
 void deinterleave_group(DType t, const uint8_t* group, int64_t cols, uint8_t* out) {
   if (!interleavable(t, kInterleaveRows, cols)) fail("deinterleave_group: ", dtype_name(t), " with ", cols, " columns has no interleaved layout");
   const size_t row_bytes = dtype_row_bytes(t, cols);
-  for (int64_t b = 0; b < cols / 256; ++b) deinterleave_column(t, group + b * column_bytes(t), out + b * dtype_block_bytes(t), row_bytes);
+  for (int64_t b = 0; b < cols / dtype_block_size(t); ++b) deinterleave_column(t, group + b * column_bytes(t), out + b * dtype_block_bytes(t), row_bytes);
 }
 
 }  // namespace herd

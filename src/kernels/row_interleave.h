@@ -1,8 +1,8 @@
 #pragma once
 // Interleaved 16-row groups: a weight layout for one-token decode. The standard layout stores a
-// Q6_K (Q4_K) row as consecutive 210 (144)-byte blocks; a one-row kernel then spends most of its instructions
-// on per-block scale handling and a horizontal sum per row, and at two threads it cannot keep up
-// with memory. Here 16 consecutive rows are stored together, block column by block column, with
+// Q6_K (Q4_K, Q8_0) row as consecutive 210 (144, 34)-byte blocks; a one-row kernel then spends
+// most of its instructions on per-block scale handling and a horizontal sum per row, and at two
+// threads it cannot keep up with memory. Here 16 consecutive rows are stored together, block column by block column, with
 // the bytes of each column rearranged so that one 64-byte vector holds 4 consecutive weights of
 // each of the 16 rows: a kernel multiplies it by 4 broadcast activations and keeps the 16 row
 // sums in the lanes of one register (about a third of the instructions). Same size as the
@@ -25,7 +25,10 @@ constexpr int64_t kInterleaveRows = 16;
 // Q4_K column (2304 bytes): see q4k_interleave_column in row_interleave.cpp (the 4-bit values as
 // Q6_K's low nibbles, the 6-bit scales and mins split into 4 + 2 bits, d and dmin per row).
 
-// Whether a rows x cols matrix of type t has an interleaved layout (Q6_K or Q4_K, rows a multiple of 16).
+// Q8_0 column (544 bytes): the 32 int8 values in 8 chunks of [16 rows][4 bytes], then d per row.
+
+// Whether a rows x cols matrix of type t has an interleaved layout (Q6_K, Q4_K or Q8_0, rows a
+// multiple of 16).
 bool interleavable(DType t, int64_t rows, int64_t cols);
 
 // Rewrites the standard-layout matrix at data (rows x cols, rows packed) into interleaved groups,

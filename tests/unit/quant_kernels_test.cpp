@@ -474,7 +474,7 @@ TEST(QDot, MatmulBatchMatchesSeparateCalls) {
 
 // ---- Interleaved 16-row groups (kernels/row_interleave.h) ----
 
-const DType kInterleavedTypes[] = {DType::Q6_K, DType::Q4_K};
+const DType kInterleavedTypes[] = {DType::Q6_K, DType::Q4_K, DType::Q8_0};
 
 std::vector<uint8_t> random_matrix(DType t, int64_t rows, int64_t cols, std::mt19937& rng, bool from_floats) {
   const size_t rb = dtype_row_bytes(t, cols);
@@ -497,7 +497,8 @@ TEST(RowInterleave, RoundTripsAndReadsRows) {
   EXPECT_TRUE(interleavable(DType::Q4_K, 48, 512));
   EXPECT_FALSE(interleavable(DType::Q6_K, 40, 512));  // rows not a multiple of 16
   EXPECT_FALSE(interleavable(DType::Q6_K, 48, 0));
-  EXPECT_FALSE(interleavable(DType::Q8_0, 48, 512));  // no such layout
+  EXPECT_TRUE(interleavable(DType::Q8_0, 48, 96));
+  EXPECT_FALSE(interleavable(DType::Q4_0, 48, 512));  // no such layout
   EXPECT_FALSE(interleavable(DType::Q5_K, 48, 512));
   for (DType t : kInterleavedTypes) {
     const int64_t rows = 48, cols = 768;
@@ -529,8 +530,8 @@ TEST(RowInterleave, RoundTripsAndReadsRows) {
     }
     EXPECT_THROW(interleave_rows(t, il.data(), 40, cols), Error);
   }
-  std::vector<uint8_t> q8(48 * dtype_row_bytes(DType::Q8_0, 256));
-  EXPECT_THROW(interleave_rows(DType::Q8_0, q8.data(), 48, 256), Error);
+  std::vector<uint8_t> q4(48 * dtype_row_bytes(DType::Q4_0, 256));
+  EXPECT_THROW(interleave_rows(DType::Q4_0, q4.data(), 48, 256), Error);
 }
 
 // The interleaved decode kernels against the dequantize-then-f64 value of the same quantized
@@ -542,14 +543,15 @@ TEST(RowInterleave, KernelMatchesDequantized) {
     for (DType t : kInterleavedTypes) EXPECT_EQ(qdot_rows16_kernel(t), nullptr);
     GTEST_SKIP() << "no AVX-512 VNNI: weights are never interleaved here";
   }
-  EXPECT_EQ(qdot_rows16_kernel(DType::Q8_0), nullptr);
+  EXPECT_EQ(qdot_rows16_kernel(DType::Q4_0), nullptr);
   EXPECT_EQ(qdot_rows16_kernel(DType::Q5_K), nullptr);
   std::mt19937 rng(67);
   for (DType type : kInterleavedTypes) {
     QDotRows16Fn k16 = qdot_rows16_kernel(type);
     ASSERT_NE(k16, nullptr) << dtype_name(type);
-    for (int64_t cols : {int64_t{256}, int64_t{512}, int64_t{1280}})
+    for (int64_t cols : {int64_t{96}, int64_t{256}, int64_t{512}, int64_t{1280}})
       for (bool from_floats : {false, true}) {
+        if (cols % dtype_block_size(type) != 0) continue;
         const int64_t rows = 32;
         const size_t rb = dtype_row_bytes(type, cols);
         const auto w = random_matrix(type, rows, cols, rng, from_floats);
@@ -558,7 +560,8 @@ TEST(RowInterleave, KernelMatchesDequantized) {
         const int T = 4;
         auto x = random_floats(T * cols, rng);
         QActs a;
-        quantize_acts(x.data(), T, cols, ActKind::Q8_K, a);
+        quantize_acts(x.data(), T, cols, act_kind(type), a);
+        const int64_t abs = a.kind == ActKind::Q8_0 ? 32 : 256;  // activation scale block
         ActRow ar[4];
         for (int t = 0; t < T; ++t) ar[t] = act_row(a, t);
         std::vector<double> ref(T * rows), mag(T * rows);
@@ -567,7 +570,7 @@ TEST(RowInterleave, KernelMatchesDequantized) {
           to_f32(type, w.data() + r * rb, wd.data(), cols);
           for (int t = 0; t < T; ++t)
             for (int64_t i = 0; i < cols; ++i) {
-              const double p = double(wd[i]) * ar[t].q[i] * ar[t].d[i / 256];
+              const double p = double(wd[i]) * ar[t].q[i] * ar[t].d[i / abs];
               ref[t * rows + r] += p;
               mag[t * rows + r] += std::fabs(p);
             }
