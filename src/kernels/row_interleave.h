@@ -2,10 +2,11 @@
 // Interleaved 16-row groups: a weight layout for one-token decode. The standard layout stores a
 // Q6_K (Q4_K, Q8_0) row as consecutive 210 (144, 34)-byte blocks; a one-row kernel then spends
 // most of its instructions on per-block scale handling and a horizontal sum per row, and at two
-// threads it cannot keep up with memory. Here 16 consecutive rows are stored together, block column by block column, with
-// the bytes of each column rearranged so that one 64-byte vector holds 4 consecutive weights of
-// each of the 16 rows: a kernel multiplies it by 4 broadcast activations and keeps the 16 row
-// sums in the lanes of one register (about a third of the instructions). Same size as the
+// threads it cannot keep up with memory. Here 16 consecutive rows are stored together, block
+// column by block column, with the bytes of each column rearranged so that one 64-byte vector
+// holds 4 consecutive weights of each of the 16 rows: a kernel multiplies it by 4 broadcast
+// activations and keeps the 16 row sums in the lanes of one register (about a third of the
+// instructions). Same size as the
 // standard layout; applied in place to weights read into memory (never to a mapped file).
 //
 // Q6_K column (3360 bytes for 16 rows r, elements e = 4k + i of the 256-element block, q the
