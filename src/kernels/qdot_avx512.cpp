@@ -355,13 +355,20 @@ void q6k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, 
   }
 }
 
-void q6k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
+// Calls f(std::integral_constant<int, nt>) for 1 <= nt <= 4: the kernels' token count as a
+// template argument.
+template <typename F>
+void with_nt(int nt, F&& f) {
   switch (nt) {
-    case 1: return q6k_rows16<1>(n, w, n_groups, a, y, y_stride, pf);
-    case 2: return q6k_rows16<2>(n, w, n_groups, a, y, y_stride, pf);
-    case 3: return q6k_rows16<3>(n, w, n_groups, a, y, y_stride, pf);
-    default: return q6k_rows16<4>(n, w, n_groups, a, y, y_stride, pf);
+    case 1: return f(std::integral_constant<int, 1>{});
+    case 2: return f(std::integral_constant<int, 2>{});
+    case 3: return f(std::integral_constant<int, 3>{});
+    default: return f(std::integral_constant<int, 4>{});
   }
+}
+
+void q6k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
+  with_nt(nt, [&](auto c) { q6k_rows16<decltype(c)::value>(n, w, n_groups, a, y, y_stride, pf); });
 }
 
 // ---- Q4_K in interleaved 16-row groups (kernels/row_interleave.h) ----
@@ -449,12 +456,7 @@ void q4k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, 
 }
 
 void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
-  switch (nt) {
-    case 1: return q4k_rows16<1>(n, w, n_groups, a, y, y_stride, pf);
-    case 2: return q4k_rows16<2>(n, w, n_groups, a, y, y_stride, pf);
-    case 3: return q4k_rows16<3>(n, w, n_groups, a, y, y_stride, pf);
-    default: return q4k_rows16<4>(n, w, n_groups, a, y, y_stride, pf);
-  }
+  with_nt(nt, [&](auto c) { q4k_rows16<decltype(c)::value>(n, w, n_groups, a, y, y_stride, pf); });
 }
 
 // ---- Q8_0 in interleaved 16-row groups (kernels/row_interleave.h) ----
@@ -491,17 +493,10 @@ void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, 
 }
 
 void q80_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
-  auto run = [&](auto nt_c) {
-    constexpr int NT = decltype(nt_c)::value;
-    if (pf > 0) q80_rows16<NT, true>(n, w, n_groups, a, y, y_stride);
-    else q80_rows16<NT, false>(n, w, n_groups, a, y, y_stride);
-  };
-  switch (nt) {
-    case 1: return run(std::integral_constant<int, 1>{});
-    case 2: return run(std::integral_constant<int, 2>{});
-    case 3: return run(std::integral_constant<int, 3>{});
-    default: return run(std::integral_constant<int, 4>{});
-  }
+  with_nt(nt, [&](auto c) {
+    if (pf > 0) q80_rows16<decltype(c)::value, true>(n, w, n_groups, a, y, y_stride);
+    else q80_rows16<decltype(c)::value, false>(n, w, n_groups, a, y, y_stride);
+  });
 }
 
 #include "kernels/qdot_dispatch.inc"
