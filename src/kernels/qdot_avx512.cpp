@@ -276,6 +276,22 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 }
 
 
+// ---- Interleaved 16-row groups (kernels/row_interleave.h): shared driver ----
+
+// For each of n_groups groups of nb block columns of col_bytes each: out[t] (lane r = row r) +=
+// column(col, b, out) for every column b, then stored at y + t * y_stride + 16 g.
+template <int NT, typename Column>
+__attribute__((always_inline)) inline void rows16_groups(const uint8_t* w, int64_t n_groups, int64_t nb, size_t col_bytes, float* y,
+                                                         int64_t y_stride, Column&& column) {
+  for (int64_t g = 0; g < n_groups; ++g) {
+    const uint8_t* group = w + g * nb * col_bytes;
+    __m512 out[NT];
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
+    for (int64_t b = 0; b < nb; ++b) column(group + b * col_bytes, b, out);
+    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
+  }
+}
+
 // ---- Q6_K in interleaved 16-row groups (kernels/row_interleave.h) ----
 
 // One block column of 16 rows for NT tokens: lane r of facc[t] gets row r's dot product with the
@@ -329,30 +345,22 @@ __attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, cons
 
 template <int NT>
 void q6k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride, size_t pf) {
-  constexpr size_t kCol = 16 * 210;
   const int64_t nb = n / 256;
   // 32 * (sum of each 16 activations), per token
   thread_local std::vector<float> xs32;
   xs32.resize(static_cast<size_t>(NT * nb * 16));
   for (int t = 0; t < NT; ++t)
     for (int64_t i = 0; i < nb * 16; ++i) xs32[t * nb * 16 + i] = 32.0f * static_cast<float>(a[t].s[i]);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const uint8_t* group = w + g * nb * kCol;
-    __m512 out[NT];
-    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* col = group + b * kCol;
-      const int8_t* x[NT];
-      const float* xs[NT];
-      __m512 facc[NT];
-      for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 16, facc[t] = _mm512_setzero_ps();
-      if (pf > 0) q6k_column16<NT, true>(col, x, xs, facc);
-      else q6k_column16<NT, false>(col, x, xs, facc);
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 3328)));
-      for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(facc[t], _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
-    }
-    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
-  }
+  rows16_groups<NT>(w, n_groups, nb, 16 * 210, y, y_stride, [&](const uint8_t* col, int64_t b, __m512(&out)[NT]) {
+    const int8_t* x[NT];
+    const float* xs[NT];
+    __m512 facc[NT];
+    for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 16, facc[t] = _mm512_setzero_ps();
+    if (pf > 0) q6k_column16<NT, true>(col, x, xs, facc);
+    else q6k_column16<NT, false>(col, x, xs, facc);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 3328)));
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(facc[t], _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
+  });
 }
 
 // Calls f(std::integral_constant<int, nt>) for 1 <= nt <= 4: the kernels' token count as a
@@ -425,34 +433,23 @@ __attribute__((always_inline)) inline void q4k_column16(const uint8_t* col, cons
 
 template <int NT>
 void q4k_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride, size_t pf) {
-  constexpr size_t kCol = 16 * 144;
   const int64_t nb = n / 256;
   // sum of each 32 activations, per token
   thread_local std::vector<float> xs32;
   xs32.resize(static_cast<size_t>(NT * nb * 8));
   for (int t = 0; t < NT; ++t)
     for (int64_t i = 0; i < nb * 8; ++i) xs32[t * nb * 8 + i] = static_cast<float>(a[t].s[2 * i] + a[t].s[2 * i + 1]);
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const uint8_t* group = w + g * nb * kCol;
-    __m512 out[NT];
-    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* col = group + b * kCol;
-      const int8_t* x[NT];
-      const float* xs[NT];
-      __m512 sc[NT], mn[NT];
-      for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 8, sc[t] = mn[t] = _mm512_setzero_ps();
-      if (pf > 0) q4k_column16<NT, true>(col, x, xs, sc, mn);
-      else q4k_column16<NT, false>(col, x, xs, sc, mn);
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2240)));
-      const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2272)));
-      for (int t = 0; t < NT; ++t) {
-        const __m512 v = _mm512_fmsub_ps(d, sc[t], _mm512_mul_ps(dmin, mn[t]));
-        out[t] = _mm512_fmadd_ps(v, _mm512_set1_ps(a[t].d[b]), out[t]);
-      }
-    }
-    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
-  }
+  rows16_groups<NT>(w, n_groups, nb, 16 * 144, y, y_stride, [&](const uint8_t* col, int64_t b, __m512(&out)[NT]) {
+    const int8_t* x[NT];
+    const float* xs[NT];
+    __m512 sc[NT], mn[NT];
+    for (int t = 0; t < NT; ++t) x[t] = a[t].q + b * 256, xs[t] = xs32.data() + (t * nb + b) * 8, sc[t] = mn[t] = _mm512_setzero_ps();
+    if (pf > 0) q4k_column16<NT, true>(col, x, xs, sc, mn);
+    else q4k_column16<NT, false>(col, x, xs, sc, mn);
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2240)));
+    const __m512 dmin = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 2272)));
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(_mm512_fmsub_ps(d, sc[t], _mm512_mul_ps(dmin, mn[t])), _mm512_set1_ps(a[t].d[b]), out[t]);
+  });
 }
 
 void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
@@ -467,29 +464,21 @@ void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow*
 template <int NT, bool PF>
 void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride) {
   constexpr int kCol = 16 * 34;
-  const int64_t nb = n / 32;
   const __m512i bias = _mm512_set1_epi8(static_cast<char>(0x80));
-  for (int64_t g = 0; g < n_groups; ++g) {
-    const uint8_t* group = w + g * nb * kCol;
-    __m512 out[NT];
-    for (int t = 0; t < NT; ++t) out[t] = _mm512_setzero_ps();
-    for (int64_t b = 0; b < nb; ++b) {
-      const uint8_t* col = group + b * kCol;
-      __m512i acc[NT];
-      for (int t = 0; t < NT; ++t) acc[t] = _mm512_set1_epi32(-128 * a[t].s[b]);
-      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 512), _MM_HINT_T0);
+  rows16_groups<NT>(w, n_groups, n / 32, kCol, y, y_stride, [&](const uint8_t* col, int64_t b, __m512(&out)[NT]) {
+    __m512i acc[NT];
+    for (int t = 0; t < NT; ++t) acc[t] = _mm512_set1_epi32(-128 * a[t].s[b]);
+    if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 512), _MM_HINT_T0);
 #pragma GCC unroll 8
-      for (int c = 0; c < 8; ++c) {
-        if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
-        const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(col + 64 * c), bias);
-        for (int t = 0; t < NT; ++t)
-          acc[t] = _mm512_dpbusd_epi32(acc[t], v, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(a[t].q + 32 * b + 4 * c)))));
-      }
-      const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 512)));
-      for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
+    for (int c = 0; c < 8; ++c) {
+      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+      const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(col + 64 * c), bias);
+      for (int t = 0; t < NT; ++t)
+        acc[t] = _mm512_dpbusd_epi32(acc[t], v, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(a[t].q + 32 * b + 4 * c)))));
     }
-    for (int t = 0; t < NT; ++t) _mm512_storeu_ps(y + t * y_stride + 16 * g, out[t]);
-  }
+    const __m512 d = _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(col + 512)));
+    for (int t = 0; t < NT; ++t) out[t] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(acc[t]), _mm512_mul_ps(d, _mm512_set1_ps(a[t].d[b])), out[t]);
+  });
 }
 
 void q80_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, int nt, float* y, int64_t y_stride, size_t pf) {
