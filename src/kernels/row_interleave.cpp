@@ -11,7 +11,6 @@ namespace herd {
 
 namespace {
 
-
 // Standard Q6_K block <-> its 256 six-bit values (quants.h: ql[128] | qh[64] | scales[16] | d).
 void q6k_values(const uint8_t* blk, uint8_t* q) {
   for (int h = 0; h < 2; ++h)
