@@ -1,6 +1,8 @@
 // The herd command line, end to end on the fixture models.
 #include <gtest/gtest.h>
 
+#include <cstdlib>
+
 #include <cmath>
 
 #include "test_support.h"
@@ -33,6 +35,20 @@ TEST(Cli, LogitsMatchReference) {
   r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --mmap --no-mmap");
   EXPECT_NE(r.exit_code, 0);
   EXPECT_NE(r.out.find("excludes"), std::string::npos) << r.out;
+  // $HERD_INTERLEAVE (the decode layout of weights read into memory): a bad value is an error
+  // naming it; the valid ones give the same logits here (no matrix of this model qualifies).
+  for (const char* v : {"0", "head", "all", "bogus"}) {
+    ::setenv("HERD_INTERLEAVE", v, 1);
+    r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --all --no-mmap --out " + out.string());
+    ::unsetenv("HERD_INTERLEAVE");
+    if (std::string(v) == "bogus") {
+      EXPECT_NE(r.exit_code, 0);
+      EXPECT_NE(r.out.find("HERD_INTERLEAVE must be 0, head or all, got 'bogus'"), std::string::npos) << r.out;
+    } else {
+      ASSERT_EQ(r.exit_code, 0) << v << ": " << r.out;
+      EXPECT_EQ(test::read_f32(out), got) << v;
+    }
+  }
 
   // Last position only without --all.
   r = test::run_herd("logits -m " + dir.string() + " --ids " + ids + " --out " + out.string());
