@@ -70,7 +70,9 @@ std::atomic<int> g_exact{-1};
 
 void matmul_out_major(const float* x, int64_t T, const WeightMatrix& W, float* y) {
   const int64_t in = W.cols, out = W.rows;
-  ThreadPool::global().parallel_for(out, 16, [&](int64_t o0, int64_t o1) {
+  // ~16 KiB of weights per task: a small product (the MoE router's 16 rows) still uses every thread.
+  const int64_t grain = std::max<int64_t>(1, std::min<int64_t>(16, (int64_t{16} << 10) / std::max<int64_t>(1, static_cast<int64_t>(W.row_stride()))));
+  ThreadPool::global().parallel_for(out, grain, [&](int64_t o0, int64_t o1) {
     std::vector<float> buf(W.type == DType::F32 ? 0 : in);
     std::vector<uint8_t> group(W.interleaved ? W.row_stride() * kInterleaveRows : 0);  // standard rows of group g
     int64_t g = -1;

@@ -1,7 +1,9 @@
 #include "kernels/ops.h"
 
+#include <algorithm>
 #include <cmath>
 #include <utility>
+#include <vector>
 
 #include "kernels/cpu_features.h"
 #include "kernels/vec.h"
@@ -25,16 +27,33 @@ void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, fl
 namespace {
 
 // Rotates every head of row t by the angles pos*inv_freq[i]; Pair gives the two elements of pair i.
-template <typename Pair>
-void rope_rows(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq, Pair pair) {
-  const int half = head_dim / 2;
-  std::vector<float> cs(half), sn(half);
-  for (int64_t t = 0; t < T; ++t) {
+// cos/sin of one position's angles, kept per thread: decode rotates q and k of every layer at
+// the same position, and 64 double-precision sin/cos pairs cost ~3 us each time.
+struct RopeAngles {
+  int64_t pos = -1;
+  std::vector<double> freq;
+  std::vector<float> cs, sn;
+  void set(int64_t p, const double* inv_freq, int half) {
+    if (p == pos && static_cast<int>(freq.size()) == half && std::equal(freq.begin(), freq.end(), inv_freq)) return;
+    freq.assign(inv_freq, inv_freq + half);
+    cs.resize(half);
+    sn.resize(half);
     for (int i = 0; i < half; ++i) {
-      const double a = static_cast<double>(pos[t]) * inv_freq[i];
+      const double a = static_cast<double>(p) * inv_freq[i];
       cs[i] = static_cast<float>(std::cos(a));
       sn[i] = static_cast<float>(std::sin(a));
     }
+    pos = p;
+  }
+};
+
+template <typename Pair>
+void rope_rows(float* x, int64_t T, int n_heads, int head_dim, const int64_t* pos, const double* inv_freq, Pair pair) {
+  const int half = head_dim / 2;
+  thread_local RopeAngles angles;
+  for (int64_t t = 0; t < T; ++t) {
+    angles.set(pos[t], inv_freq, half);
+    const float *cs = angles.cs.data(), *sn = angles.sn.data();
     for (int h = 0; h < n_heads; ++h) {
       float* v = x + (t * n_heads + h) * head_dim;
       for (int i = 0; i < half; ++i) {

@@ -103,6 +103,27 @@ void weighted_sum_rows(DType t, const float* p, const uint8_t* rows, size_t stri
   for (int64_t r = 0; r < count; ++r) axpy_row(t, p[r], rows + r * stride, acc, n);
 }
 
+void dot_rows_heads(DType t, const float* q, int nq, const uint8_t* rows, size_t stride, int64_t count, size_t n,
+                    float* out) {
+  if (n == 128 && use_avx512() && (t == DType::F32 || t == DType::BF16 || t == DType::F16))
+    return avx512::dot_rows_heads_128(t, q, nq, rows, stride, count, out);
+  for (int h = 0; h < nq; ++h) dot_rows(t, q + h * n, rows, stride, count, n, out + h * count);
+}
+
+void weighted_sum_rows_heads(DType t, const float* p, int nq, const uint8_t* rows, size_t stride, int64_t count,
+                             size_t n, float* acc) {
+  if (n == 128 && use_avx512() && (t == DType::F32 || t == DType::BF16 || t == DType::F16))
+    return avx512::weighted_sum_rows_heads_128(t, p, nq, rows, stride, count, acc);
+  for (int h = 0; h < nq; ++h) weighted_sum_rows(t, p + h * count, rows, stride, count, n, acc + h * n);
+}
+
+float exp_affine_sum(float* x, size_t n, float a, float b) {
+  if (use_avx512()) return avx512::exp_affine_sum(x, n, a, b);
+  float s = 0;
+  for (size_t i = 0; i < n; ++i) s += x[i] = std::exp(a * x[i] - b);
+  return s;
+}
+
 void row_to_f32(DType t, const void* src, float* dst, size_t n) {
   if (t == DType::BF16 && use_avx2()) return avx2::bf16_to_f32(static_cast<const uint16_t*>(src), dst, n);
   if (t == DType::F16 && use_avx2()) return avx2::f16_to_f32(static_cast<const uint16_t*>(src), dst, n);

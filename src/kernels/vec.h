@@ -29,11 +29,24 @@ void axpy_row(DType t, float a, const void* x, float* y, size_t n);
 // out[r] = q · row_r, and acc += sum_r p[r] * row_r. The query / accumulator stay in registers.
 void dot_rows(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* out);
 void weighted_sum_rows(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, size_t n, float* acc);
+// The same for the nq query heads that share a KV head (vectors q + h*n, h < nq), each row read
+// once for all of them rather than once per head: out[h*count + r] = q_h · row_r and
+// acc[h*n + i] += sum_r p[h*count + r] * row_r[i].
+void dot_rows_heads(DType t, const float* q, int nq, const uint8_t* rows, size_t stride, int64_t count, size_t n,
+                    float* out);
+void weighted_sum_rows_heads(DType t, const float* p, int nq, const uint8_t* rows, size_t stride, int64_t count,
+                             size_t n, float* acc);
+// Softmax numerators: x[i] = e^(a*x[i] - b); returns their sum.
+float exp_affine_sum(float* x, size_t n, float a, float b);
 
 namespace avx512 {
 // Defined for n == 128 only (Llama 4's head_dim); callers fall back otherwise.
 void dot_rows_128(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out);
 void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t stride, int64_t count, float* acc);
+void dot_rows_heads_128(DType t, const float* q, int nq, const uint8_t* rows, size_t stride, int64_t count, float* out);
+void weighted_sum_rows_heads_128(DType t, const float* p, int nq, const uint8_t* rows, size_t stride, int64_t count,
+                                 float* acc);
+float exp_affine_sum(float* x, size_t n, float a, float b);
 float sum_f32(const float* x, size_t n);
 }  // namespace avx512
 

@@ -3,6 +3,7 @@
 // cpu_features() confirmed AVX-512 F/BW/VL.
 #include <immintrin.h>
 
+#include "kernels/exp_avx512.h"
 #include "kernels/vec.h"
 
 namespace herd::avx512 {
@@ -52,7 +53,109 @@ void weighted_sum_t(const float* p, const uint8_t* rows, size_t stride, int64_t 
   for (int k = 0; k < 8; ++k) _mm512_storeu_ps(acc + 16 * k, a[k]);
 }
 
+// NH query heads against each row: the row's eight vectors are loaded once and multiplied with
+// every head's (read from L1), two partial sums per head for independent FMA chains.
+template <DType T, int NH>
+void dot_rows_heads_t(const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out) {
+  for (int64_t r = 0; r < count; ++r) {
+    const uint8_t* row = rows + r * stride;
+    __m512 a[NH], b[NH];
+    for (int h = 0; h < NH; ++h) a[h] = b[h] = _mm512_setzero_ps();
+    for (int k = 0; k < 128; k += 32) {
+      const __m512 x0 = load16<T>(row, k), x1 = load16<T>(row, k + 16);
+      for (int h = 0; h < NH; ++h) {
+        a[h] = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * 128 + k), x0, a[h]);
+        b[h] = _mm512_fmadd_ps(_mm512_loadu_ps(q + h * 128 + k + 16), x1, b[h]);
+      }
+    }
+    for (int h = 0; h < NH; ++h) out[h * count + r] = _mm512_reduce_add_ps(_mm512_add_ps(a[h], b[h]));
+  }
+}
+
+// NH heads' accumulators (NH x 64 floats, in registers) for one half of the head dimension at a
+// time, over blocks of rows small enough to stay in L1 for the second half: every row is read
+// from memory once.
+template <DType T, int NH>
+void weighted_sum_heads_t(const float* p, int64_t p_stride, const uint8_t* rows, size_t stride, int64_t count,
+                          float* acc) {
+  constexpr int64_t kBlock = 32;
+  for (int64_t r0 = 0; r0 < count; r0 += kBlock) {
+    const int64_t r1 = r0 + kBlock < count ? r0 + kBlock : count;
+    for (int half = 0; half < 128; half += 64) {
+      __m512 a[NH][4];
+      for (int h = 0; h < NH; ++h)
+        for (int k = 0; k < 4; ++k) a[h][k] = _mm512_loadu_ps(acc + h * 128 + half + 16 * k);
+      for (int64_t r = r0; r < r1; ++r) {
+        const uint8_t* row = rows + r * stride;
+        __m512 x[4];
+        for (int k = 0; k < 4; ++k) x[k] = load16<T>(row, half + 16 * k);
+        for (int h = 0; h < NH; ++h) {
+          const __m512 w = _mm512_set1_ps(p[h * p_stride + r]);
+          for (int k = 0; k < 4; ++k) a[h][k] = _mm512_fmadd_ps(w, x[k], a[h][k]);
+        }
+      }
+      for (int h = 0; h < NH; ++h)
+        for (int k = 0; k < 4; ++k) _mm512_storeu_ps(acc + h * 128 + half + 16 * k, a[h][k]);
+    }
+  }
+}
+
+// Heads in groups of at most four (registers), for one row type.
+template <DType T>
+void dot_rows_heads_any(const float* q, int nq, const uint8_t* rows, size_t stride, int64_t count, float* out) {
+  for (int h = 0; h < nq; h += 4) {
+    const float* qh = q + h * 128;
+    float* o = out + h * count;
+    switch (nq - h < 4 ? nq - h : 4) {
+      case 1: dot_rows_heads_t<T, 1>(qh, rows, stride, count, o); break;
+      case 2: dot_rows_heads_t<T, 2>(qh, rows, stride, count, o); break;
+      case 3: dot_rows_heads_t<T, 3>(qh, rows, stride, count, o); break;
+      default: dot_rows_heads_t<T, 4>(qh, rows, stride, count, o); break;
+    }
+  }
+}
+
+template <DType T>
+void weighted_sum_heads_any(const float* p, int nq, const uint8_t* rows, size_t stride, int64_t count, float* acc) {
+  for (int h = 0; h < nq; h += 4) {
+    const float* ph = p + h * count;
+    float* a = acc + h * 128;
+    switch (nq - h < 4 ? nq - h : 4) {
+      case 1: weighted_sum_heads_t<T, 1>(ph, count, rows, stride, count, a); break;
+      case 2: weighted_sum_heads_t<T, 2>(ph, count, rows, stride, count, a); break;
+      case 3: weighted_sum_heads_t<T, 3>(ph, count, rows, stride, count, a); break;
+      default: weighted_sum_heads_t<T, 4>(ph, count, rows, stride, count, a); break;
+    }
+  }
+}
+
 }  // namespace
+
+void dot_rows_heads_128(DType t, const float* q, int nq, const uint8_t* rows, size_t stride, int64_t count,
+                        float* out) {
+  if (t == DType::F32) dot_rows_heads_any<DType::F32>(q, nq, rows, stride, count, out);
+  else if (t == DType::BF16) dot_rows_heads_any<DType::BF16>(q, nq, rows, stride, count, out);
+  else dot_rows_heads_any<DType::F16>(q, nq, rows, stride, count, out);
+}
+
+void weighted_sum_rows_heads_128(DType t, const float* p, int nq, const uint8_t* rows, size_t stride, int64_t count,
+                                 float* acc) {
+  if (t == DType::F32) weighted_sum_heads_any<DType::F32>(p, nq, rows, stride, count, acc);
+  else if (t == DType::BF16) weighted_sum_heads_any<DType::BF16>(p, nq, rows, stride, count, acc);
+  else weighted_sum_heads_any<DType::F16>(p, nq, rows, stride, count, acc);
+}
+
+float exp_affine_sum(float* x, size_t n, float a, float b) {
+  const __m512 va = _mm512_set1_ps(a), vb = _mm512_set1_ps(b);
+  __m512 s = _mm512_setzero_ps();
+  for (size_t i = 0; i < n; i += 16) {
+    const __mmask16 m = n - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (n - i)) - 1);
+    const __m512 e = simd::exp512(_mm512_fmsub_ps(va, _mm512_maskz_loadu_ps(m, x + i), vb));
+    _mm512_mask_storeu_ps(x + i, m, e);
+    s = _mm512_add_ps(s, _mm512_maskz_mov_ps(m, e));
+  }
+  return _mm512_reduce_add_ps(s);
+}
 
 void dot_rows_128(DType t, const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out) {
   if (t == DType::F32) dot_rows_t<DType::F32>(q, rows, stride, count, out);

@@ -3,12 +3,14 @@
 #include <algorithm>
 #include <cmath>
 
+#include "core/error.h"
 #include "kernels/vec.h"
 
 namespace herd {
 
 void TileAttention::begin(int64_t n_queries, int group, int head_dim, float scale, const float* q, int64_t q_stride,
                           const int64_t* pos, const int64_t* lo) {
+  if (!(scale > 0)) fail("attention: softmax scale must be positive, got ", scale);
   n_ = n_queries;
   group_ = group;
   hd_ = head_dim;
@@ -31,31 +33,22 @@ void TileAttention::add_segment(int64_t first, int64_t len, const uint8_t* k, si
     const int64_t cnt = b - a + 1;
     const uint8_t* krows = k + (a - first) * k_stride;
     const uint8_t* vrows = v + (a - first) * v_stride;
-    scores_.resize(cnt);
+    // The group's heads together: each key and value row is read once for all of them.
+    scores_.resize(group_ * cnt);
+    dot_rows_heads(kt, q_ + t * q_stride_, group_, krows, k_stride, cnt, hd_, scores_.data());
     for (int j = 0; j < group_; ++j) {
-      const float* qv = q_ + t * q_stride_ + j * hd_;
+      float* sc = scores_.data() + j * cnt;
       const int64_t st = t * group_ + j;
-      dot_rows(kt, qv, krows, k_stride, cnt, hd_, scores_.data());
-      float mx = m_[st];
-      for (int64_t i = 0; i < cnt; ++i) {
-        scores_[i] *= scale_;
-        mx = std::max(mx, scores_[i]);
-      }
-      float* acc = acc_.data() + st * hd_;
+      const float mx = std::max(m_[st], scale_ * max_f32(sc, cnt));  // scale_ > 0 (begin)
       if (mx > m_[st]) {  // rescale what was accumulated under the old maximum
         const float c = std::exp(m_[st] - mx);
         l_[st] *= c;
-        scale_f32(c, acc, hd_);
+        scale_f32(c, acc_.data() + st * hd_, hd_);
         m_[st] = mx;
       }
-      float sum = 0;
-      for (int64_t i = 0; i < cnt; ++i) {
-        scores_[i] = std::exp(scores_[i] - mx);
-        sum += scores_[i];
-      }
-      weighted_sum_rows(vt, scores_.data(), vrows, v_stride, cnt, hd_, acc);
-      l_[st] += sum;
+      l_[st] += exp_affine_sum(sc, cnt, scale_, mx);
     }
+    weighted_sum_rows_heads(vt, scores_.data(), group_, vrows, v_stride, cnt, hd_, acc_.data() + t * group_ * hd_);
   }
 }
 

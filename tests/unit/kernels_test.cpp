@@ -8,6 +8,8 @@
 #include <map>
 #include <cmath>
 #include <random>
+#include <algorithm>
+#include <cstring>
 
 #include "core/dtype.h"
 #include "core/thread_pool.h"
@@ -235,6 +237,110 @@ TEST(Ops, RopeInterleavedRotatesAdjacentPairs) {
   EXPECT_NEAR(y[2], std::sin(1.5), 1e-6);
   EXPECT_NEAR(y[1], -std::sin(0.75), 1e-6);
   EXPECT_NEAR(y[3], std::cos(0.75), 1e-6);
+}
+
+TEST(Ops, RopeAnglesAreRecomputedWhenPositionOrFrequenciesChange) {
+  // The per-thread cos/sin of the last position must not leak into another position, another
+  // model's frequencies at the same position, or another head size.
+  double a[2] = {0.5, 0.25}, b[2] = {0.125, 2.0}, c[1] = {0.75};
+  for (int64_t pos : {3, 3, 7, 3}) {
+    for (const double* f : {a, b, a}) {
+      std::vector<float> x = {1, 0, 0, 1};
+      rope_interleaved(x.data(), 1, 1, 4, &pos, f);
+      EXPECT_NEAR(x[0], std::cos(pos * f[0]), 1e-6) << pos;
+      EXPECT_NEAR(x[1], std::sin(pos * f[0]), 1e-6) << pos;
+      EXPECT_NEAR(x[2], -std::sin(pos * f[1]), 1e-6) << pos;
+      EXPECT_NEAR(x[3], std::cos(pos * f[1]), 1e-6) << pos;
+    }
+    std::vector<float> y = {1, 0};  // head_dim 2 with the first frequency of c
+    rope_interleaved(y.data(), 1, 1, 2, &pos, c);
+    EXPECT_NEAR(y[0], std::cos(pos * c[0]), 1e-6);
+    EXPECT_NEAR(y[1], std::sin(pos * c[0]), 1e-6);
+  }
+  // Several positions in one call (prefill) and several heads.
+  std::vector<int64_t> ps = {0, 5, 5, 9};
+  std::vector<float> z(ps.size() * 2 * 4, 0.0f);
+  for (size_t r = 0; r < ps.size() * 2; ++r) z[r * 4] = 1, z[r * 4 + 2] = 1;
+  rope_interleaved(z.data(), static_cast<int64_t>(ps.size()), 2, 4, ps.data(), a);
+  for (size_t t = 0; t < ps.size(); ++t)
+    for (int h = 0; h < 2; ++h) {
+      const float* v = z.data() + (t * 2 + h) * 4;
+      EXPECT_NEAR(v[0], std::cos(ps[t] * a[0]), 1e-6);
+      EXPECT_NEAR(v[3], std::sin(ps[t] * a[1]), 1e-6);
+    }
+}
+
+TEST(Vec, AttentionHeadGroupLoopsMatchPerHeadLoops) {
+  // dot_rows_heads / weighted_sum_rows_heads (one pass over the rows for a group of heads; the
+  // AVX-512 path for head_dim 128 takes heads four at a time) against double precision.
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  for (DType t : {DType::F32, DType::BF16, DType::F16})
+    for (size_t n : {size_t{128}, size_t{40}})
+      for (int nq : {1, 2, 3, 4, 5, 8}) {
+        const int64_t count = 29;
+        const size_t es = dtype_size(t), stride = n * es + 4 * es;
+        std::vector<uint8_t> rows(count * stride);
+        std::vector<double> exact(count * n);
+        for (int64_t r = 0; r < count; ++r)
+          for (size_t i = 0; i < n; ++i) {
+            const float v = nd(rng);
+            uint8_t* dst = &rows[r * stride + i * es];
+            if (t == DType::F32) std::memcpy(dst, &v, 4), exact[r * n + i] = v;
+            if (t == DType::BF16) {
+              const uint16_t h = f32_to_bf16(v);
+              std::memcpy(dst, &h, 2);
+              exact[r * n + i] = bf16_to_f32(h);
+            }
+            if (t == DType::F16) {
+              const uint16_t h = f32_to_f16(v);
+              std::memcpy(dst, &h, 2);
+              exact[r * n + i] = f16_to_f32(h);
+            }
+          }
+        std::vector<float> q(nq * n), p(nq * count), acc(nq * n), out(nq * count);
+        for (auto& x : q) x = nd(rng);
+        for (auto& x : p) x = std::fabs(nd(rng));
+        for (auto& x : acc) x = nd(rng);
+        std::vector<float> acc0 = acc;
+        dot_rows_heads(t, q.data(), nq, rows.data(), stride, count, n, out.data());
+        weighted_sum_rows_heads(t, p.data(), nq, rows.data(), stride, count, n, acc.data());
+        for (int h = 0; h < nq; ++h) {
+          for (int64_t r = 0; r < count; ++r) {
+            double ref = 0;
+            for (size_t i = 0; i < n; ++i) ref += static_cast<double>(q[h * n + i]) * exact[r * n + i];
+            ASSERT_NEAR(out[h * count + r], ref, 1e-4 * std::sqrt(n)) << dtype_name(t) << " n=" << n << " nq=" << nq;
+          }
+          for (size_t i = 0; i < n; ++i) {
+            double ref = acc0[h * n + i];
+            for (int64_t r = 0; r < count; ++r) ref += static_cast<double>(p[h * count + r]) * exact[r * n + i];
+            ASSERT_NEAR(acc[h * n + i], ref, 1e-3) << dtype_name(t) << " n=" << n << " nq=" << nq << " head " << h;
+          }
+        }
+      }
+}
+
+TEST(Vec, ExpAffineSumMatchesStdExp) {
+  std::mt19937 rng(12);
+  std::normal_distribution<float> nd(0.0f, 8.0f);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{15}, size_t{16}, size_t{17}, size_t{300}}) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = nd(rng);
+    const float a = 0.088f, b = a * (n ? *std::max_element(x.begin(), x.end()) : 0.0f);
+    std::vector<float> y = x;
+    const float sum = exp_affine_sum(y.data(), n, a, b);
+    double ref_sum = 0;
+    for (size_t i = 0; i < n; ++i) {
+      const double e = std::exp(static_cast<double>(a) * x[i] - b);
+      ASSERT_NEAR(y[i], e, 2e-6 * e + 1e-30) << "n=" << n << " i=" << i;
+      ref_sum += e;
+    }
+    EXPECT_NEAR(sum, ref_sum, 1e-5 * ref_sum + 1e-30) << "n=" << n;
+  }
+  // Far below the maximum: underflows to 0, never NaN.
+  std::vector<float> z = {-1e4f, 0.0f};
+  EXPECT_FLOAT_EQ(exp_affine_sum(z.data(), 2, 1.0f, 0.0f), 1.0f);
+  EXPECT_EQ(z[0], 0.0f);
 }
 
 TEST(ThreadPool, CoversRangeExactlyOnce) {

@@ -71,6 +71,19 @@ TEST(PagedKVCache, MatchesReferenceAcrossChunksPagesAndSlices) {
   }
 }
 
+TEST(PagedKVCache, HeadDim128GroupsOfFiveMatchReference) {
+  // Llama 4's head_dim (the AVX-512 loops) with Scout's group of 5 query heads per KV head (taken
+  // four, then one, at a time), decode-sized and prefill-sized slices across pages.
+  ModelConfig c = small_config(64);
+  c.head_dim = 128;
+  c.n_heads = 10;
+  c.n_kv_heads = 2;
+  KVOptions o;
+  o.page_tokens = 32;
+  o.max_slice = 8;
+  EXPECT_LE(compare_with_reference(c, o, {1, 20, 1, 1, 50, 1, 17, 1}), 1e-5f);
+}
+
 TEST(PagedKVCache, DiskTierIsExact) {
   ModelConfig c = small_config(16);
   KVOptions ram;
