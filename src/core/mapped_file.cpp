@@ -3,6 +3,8 @@
 #include <cerrno>
 #include <algorithm>
 #include <cstring>
+#include <map>
+#include <mutex>
 #include <fcntl.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -12,6 +14,33 @@
 #include "core/memory_info.h"
 
 namespace herd {
+
+namespace {
+
+// Buffers read into memory (FileAccess::Ram), by start address, so that with_writable can change
+// the protection of a whole buffer at once: mprotect on part of it splits the mapping there and,
+// with it, the transparent huge pages (every matrix rewritten separately left ~2/3 of mini-scout's
+// weights on 4 KiB pages, and decode reading them slower and unevenly).
+std::mutex g_ram_mu;
+std::map<uintptr_t, size_t> g_ram_buffers;
+
+constexpr size_t kHugePage = size_t{2} << 20;
+
+// Anonymous memory starting on a huge-page boundary, so that all of it can be backed by huge pages.
+void* map_aligned(size_t n) {
+  const size_t len = n + kHugePage;
+  void* raw = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  if (raw == MAP_FAILED) return raw;
+  const uintptr_t r = reinterpret_cast<uintptr_t>(raw);
+  const uintptr_t a = (r + kHugePage - 1) & ~(kHugePage - 1);
+  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
+  const uintptr_t end = a + (n + page - 1) / page * page;
+  if (a > r) ::munmap(raw, a - r);
+  if (r + len > end) ::munmap(reinterpret_cast<void*>(end), r + len - end);
+  return reinterpret_cast<void*>(a);
+}
+
+}  // namespace
 
 MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path), access_(access) {
   int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
@@ -36,7 +65,7 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
       fail(path, ": ", size_, " bytes do not fit in the ", avail,
            " bytes of memory available to read it into (use --mmap to map it instead)");
     }
-    void* p = ::mmap(nullptr, size_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+    void* p = map_aligned(size_);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
@@ -59,6 +88,8 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
     }
     ::mprotect(p, size_, PROT_READ);
     data_ = static_cast<const uint8_t*>(p);
+    std::lock_guard<std::mutex> lk(g_ram_mu);
+    g_ram_buffers[reinterpret_cast<uintptr_t>(p)] = size_;
   } else if (size_ > 0) {
     void* p = ::mmap(nullptr, size_, PROT_READ, MAP_PRIVATE, fd, 0);
     if (p == MAP_FAILED) {
@@ -75,13 +106,17 @@ MappedFile::~MappedFile() { release(); }
 
 void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn) {
   if (n == 0) return;
-  const uintptr_t page = static_cast<uintptr_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p) / page * page;
-  const uintptr_t b = (reinterpret_cast<uintptr_t>(p) + n + page - 1) / page * page;
-  void* start = reinterpret_cast<void*>(a);
-  if (::mprotect(start, b - a, PROT_READ | PROT_WRITE) != 0) fail("cannot make loaded weights writable: ", std::strerror(errno));
+  std::lock_guard<std::mutex> lk(g_ram_mu);
+  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+  auto it = g_ram_buffers.upper_bound(a);
+  if (it == g_ram_buffers.begin() || a + n > std::prev(it)->first + std::prev(it)->second)
+    fail("cannot make weights writable: they are not in a buffer read into memory");
+  --it;
+  void* start = reinterpret_cast<void*>(it->first);
+  if (::mprotect(start, it->second, PROT_READ | PROT_WRITE) != 0)
+    fail("cannot make loaded weights writable: ", std::strerror(errno));
   fn(const_cast<uint8_t*>(p));
-  ::mprotect(start, b - a, PROT_READ);
+  ::mprotect(start, it->second, PROT_READ);
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept
@@ -104,6 +139,10 @@ MappedFile& MappedFile::operator=(MappedFile&& o) noexcept {
 }
 
 void MappedFile::release() {
+  if (data_ && access_ == FileAccess::Ram) {
+    std::lock_guard<std::mutex> lk(g_ram_mu);
+    g_ram_buffers.erase(reinterpret_cast<uintptr_t>(data_));
+  }
   if (data_) ::munmap(const_cast<uint8_t*>(data_), size_);
   data_ = nullptr;
   size_ = 0;

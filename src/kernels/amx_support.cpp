@@ -47,5 +47,6 @@ bool use_amx() {
 }
 
 QGemmFn amx_qgemm_kernel(DType w) { return use_amx() ? amx::qgemm_kernel(w) : nullptr; }
+QGemmFn amx_qgemm_interleaved_kernel(DType w) { return use_amx() ? amx::qgemm_interleaved_kernel(w) : nullptr; }
 
 }  // namespace herd

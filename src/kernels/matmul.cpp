@@ -1,5 +1,7 @@
 #include "kernels/matmul.h"
 
+#include <immintrin.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdlib>
@@ -233,16 +235,33 @@ void matmul_quant(const float* x, int64_t T, const WeightMatrix& W, float* y, QD
       QGroups& groups = tl_groups;
       quantize_and_group(x, T, in, W.type, acts, groups);
       const size_t stride = W.row_stride();
-      ThreadPool::global().parallel_for((out + 15) / 16, 1, [&](int64_t p0, int64_t p1) {
-        std::vector<uint8_t> panel(W.interleaved ? stride * kInterleaveRows : 0);
+      // Interleaved weights: the AMX GEMM reads the groups in place; other GEMMs get each panel
+      // restored to standard rows first.
+      const QGemmFn in_place = W.interleaved ? amx_qgemm_interleaved_kernel(W.type) : nullptr;
+      // Each thread walks a contiguous share of panels, so that the next panel it prefetches is
+      // the one it multiplies next.
+      const int64_t n_panels = (out + 15) / 16;
+      ThreadPool::global().parallel_stream(n_panels, 1, [&](int64_t p0, int64_t p1) {
+        thread_local std::vector<uint8_t> tl_panel;
+        std::vector<uint8_t>& panel = tl_panel;
         for (int64_t p = p0; p < p1; ++p) {
           const int64_t r0 = p * 16;
           const uint8_t* w = W.data + r0 * stride;
+          const int nr = static_cast<int>(std::min<int64_t>(16, out - r0));
+          if (in_place) {
+            in_place(in, w, stride, nr, acts, groups, y + r0, out);
+            continue;
+          }
           if (W.interleaved) {  // back to 16 standard rows (the panel is one group)
+            panel.resize(stride * kInterleaveRows);
             deinterleave_group(W.type, w, in, panel.data());
             w = panel.data();
+            // The GEMM reads the restored copy, so its own prefetch of the next panel misses the
+            // matrix: fetch the next group toward L2 while this panel is multiplied.
+            if (p + 1 < n_panels)
+              for (size_t o = 0; o < stride * kInterleaveRows; o += 64) _mm_prefetch(reinterpret_cast<const char*>(W.data + (r0 + 16) * stride + o), _MM_HINT_T1);
           }
-          gemm(in, w, stride, static_cast<int>(std::min<int64_t>(16, out - r0)), acts, groups, y + r0, out);
+          gemm(in, w, stride, nr, acts, groups, y + r0, out);
         }
       });
       return;

@@ -18,6 +18,7 @@
 #include <vector>
 
 #include "kernels/qgemm_amx.h"
+#include "kernels/row_interleave_avx512.h"
 
 namespace herd::amx {
 
@@ -177,7 +178,79 @@ void unpack_scales(int64_t n, const uint8_t* w, size_t stride, int nr, float* a,
   }
 }
 
+// The same from one interleaved group (kernels/row_interleave.h), column by column: the rows'
+// quants come out of the 64-byte chunks by a dword transpose; the scales are already stored as
+// vectors over the 16 rows.
 template <DType TYPE>
+void unpack_q_interleaved(int64_t n, const uint8_t* w, int8_t* q) {
+  constexpr int64_t B = TYPE == DType::Q8_0 ? 32 : 256;
+  const size_t col_bytes = 16 * dtype_block_bytes(TYPE);
+  const __m512i m4 = _mm512_set1_epi8(15), m3 = _mm512_set1_epi8(3), o32 = _mm512_set1_epi8(32);
+  for (int64_t i = 0; i < n / B; ++i) {
+    const uint8_t* col = w + i * col_bytes;
+    __m512i ta[16], tb[16], tu[16];
+    if constexpr (TYPE == DType::Q8_0) {
+      simd::row_dwords(col, ta, 8);
+      for (int r = 0; r < 16; ++r) _mm256_storeu_si256(reinterpret_cast<__m256i*>(q + r * n + 32 * i), _mm512_castsi512_si256(ta[r]));
+    } else if constexpr (TYPE == DType::Q4_K) {  // chunk byte: q[m] | q[128 + m] << 4
+      simd::row_dwords(col, ta);
+      simd::row_dwords(col + 1024, tb);
+      for (int r = 0; r < 16; ++r) {
+        int8_t* d = q + r * n + 256 * i;
+        _mm512_storeu_si512(d, _mm512_and_si512(ta[r], m4));
+        _mm512_storeu_si512(d + 64, _mm512_and_si512(tb[r], m4));
+        _mm512_storeu_si512(d + 128, _mm512_and_si512(_mm512_srli_epi16(ta[r], 4), m4));
+        _mm512_storeu_si512(d + 192, _mm512_and_si512(_mm512_srli_epi16(tb[r], 4), m4));
+      }
+    } else {  // Q6_K: low nibbles as Q4_K's, the 2-bit planes U[m] = sum over k of hi(q[m + 64k]) << 2k
+      simd::row_dwords(col, ta);
+      simd::row_dwords(col + 1024, tb);
+      simd::row_dwords(col + 2048, tu);
+      for (int r = 0; r < 16; ++r) {
+        int8_t* d = q + r * n + 256 * i;
+        const __m512i u = tu[r];
+        auto six = [&](__m512i lo, int k) {
+          return _mm512_sub_epi8(_mm512_or_si512(lo, _mm512_slli_epi16(_mm512_and_si512(_mm512_srli_epi16(u, 2 * k), m3), 4)), o32);
+        };
+        _mm512_storeu_si512(d, six(_mm512_and_si512(ta[r], m4), 0));
+        _mm512_storeu_si512(d + 64, six(_mm512_and_si512(tb[r], m4), 1));
+        _mm512_storeu_si512(d + 128, six(_mm512_and_si512(_mm512_srli_epi16(ta[r], 4), m4), 2));
+        _mm512_storeu_si512(d + 192, six(_mm512_and_si512(_mm512_srli_epi16(tb[r], 4), m4), 3));
+      }
+    }
+  }
+}
+
+template <DType TYPE>
+void unpack_scales_interleaved(int64_t n, const uint8_t* w, float* a, float* b) {
+  auto f16x16 = [](const uint8_t* p) { return _mm512_cvtph_ps(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(p))); };
+  if constexpr (TYPE == DType::Q8_0) {
+    for (int64_t i = 0; i < n / 32; ++i) _mm512_storeu_ps(a + 16 * i, f16x16(w + i * 544 + 512));
+  } else if constexpr (TYPE == DType::Q4_K) {
+    for (int64_t i = 0; i < n / 256; ++i) {
+      const uint8_t* col = w + i * 2304;
+      const __m512 d = f16x16(col + 2240), nmin = _mm512_xor_ps(f16x16(col + 2272), _mm512_set1_ps(-0.0f));
+      __m128i sc[8], mn[8];
+      simd::six_planes(col + 2048, col + 2112, sc);
+      simd::six_planes(col + 2144, col + 2208, mn);
+      for (int s = 0; s < 8; ++s) {
+        _mm512_storeu_ps(a + 16 * (8 * i + s), _mm512_mul_ps(d, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(sc[s]))));
+        _mm512_storeu_ps(b + 16 * (8 * i + s), _mm512_mul_ps(nmin, _mm512_cvtepi32_ps(_mm512_cvtepu8_epi32(mn[s]))));
+      }
+    }
+  } else {  // Q6_K: int8 scale of group g, row r at 3072 + 16g + r; d at 3328
+    for (int64_t i = 0; i < n / 256; ++i) {
+      const uint8_t* col = w + i * 3360;
+      const __m512 d = f16x16(col + 3328);
+      for (int g = 0; g < 16; ++g) {
+        const __m512i v = _mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(col + 3072 + 16 * g)));
+        _mm512_storeu_ps(a + 16 * (16 * i + g), _mm512_mul_ps(d, _mm512_cvtepi32_ps(v)));
+      }
+    }
+  }
+}
+
+template <DType TYPE, bool INTERLEAVED>
 void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/, const QGroups& g, float* y, int64_t ldy) {
   constexpr int G = TYPE == DType::Q6_K ? 16 : 32;
   constexpr int K4 = G / 4;  // B tile rows
@@ -187,10 +260,15 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
   thread_local Scratch s;
   s.a.resize(16 * ng);
   if (MIN) s.b.resize(16 * ng);
-  unpack_scales<TYPE>(n, w, stride, nr, s.a.data(), s.b.data());
+  if constexpr (INTERLEAVED) unpack_scales_interleaved<TYPE>(n, w, s.a.data(), s.b.data());
+  else unpack_scales<TYPE>(n, w, stride, nr, s.a.data(), s.b.data());
   const int8_t* abase;
   int64_t astride, astep;
-  if (TYPE == DType::Q8_0 && nr == 16) {
+  if (INTERLEAVED) {
+    s.q.resize(16 * n);
+    unpack_q_interleaved<TYPE>(n, w, s.q.data());
+    abase = s.q.data(), astride = n, astep = G;
+  } else if (TYPE == DType::Q8_0 && nr == 16) {
     abase = reinterpret_cast<const int8_t*>(w + 2), astride = static_cast<int64_t>(stride), astep = 34;
   } else {
     s.q.resize(16 * n);
@@ -329,9 +407,18 @@ void gemm(int64_t n, const uint8_t* w, size_t stride, int nr, const QActs& /*a*/
 
 QGemmFn qgemm_kernel(DType t) {
   switch (t) {
-    case DType::Q8_0: return gemm<DType::Q8_0>;
-    case DType::Q4_K: return gemm<DType::Q4_K>;
-    case DType::Q6_K: return gemm<DType::Q6_K>;
+    case DType::Q8_0: return gemm<DType::Q8_0, false>;
+    case DType::Q4_K: return gemm<DType::Q4_K, false>;
+    case DType::Q6_K: return gemm<DType::Q6_K, false>;
+    default: return nullptr;
+  }
+}
+
+QGemmFn qgemm_interleaved_kernel(DType t) {
+  switch (t) {
+    case DType::Q8_0: return gemm<DType::Q8_0, true>;
+    case DType::Q4_K: return gemm<DType::Q4_K, true>;
+    case DType::Q6_K: return gemm<DType::Q6_K, true>;
     default: return nullptr;
   }
 }

@@ -13,10 +13,14 @@ bool use_amx();
 
 // The AMX GEMM for w when use_amx(), else nullptr (matmul then takes qgemm_kernel's).
 QGemmFn amx_qgemm_kernel(DType w);
+// The same for weights in interleaved 16-row groups (kernels/row_interleave.h), read in place:
+// w is a group, stride its rows' standard stride, nr 16.
+QGemmFn amx_qgemm_interleaved_kernel(DType w);
 
 namespace amx {
 // Unconditional: only call the result where use_amx() is true. nullptr for other types.
 QGemmFn qgemm_kernel(DType w);
+QGemmFn qgemm_interleaved_kernel(DType w);
 }
 
 }  // namespace herd

@@ -6,6 +6,7 @@
 #include "core/error.h"
 #include "core/quants.h"
 #include "core/thread_pool.h"
+#include "kernels/cpu_features.h"
 
 namespace herd {
 
@@ -167,15 +168,17 @@ void q80_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride)
 size_t column_bytes(DType t) { return kInterleaveRows * dtype_block_bytes(t); }
 
 void interleave_column(DType t, const uint8_t* blocks, size_t stride, uint8_t* col) {
-  if (t == DType::Q6_K) q6k_interleave_column(blocks, stride, col);
-  else if (t == DType::Q4_K) q4k_interleave_column(blocks, stride, col);
-  else q80_interleave_column(blocks, stride, col);
+  const bool vec = use_avx512();
+  if (t == DType::Q6_K) vec ? avx512::q6k_interleave_column(blocks, stride, col) : q6k_interleave_column(blocks, stride, col);
+  else if (t == DType::Q4_K) vec ? avx512::q4k_interleave_column(blocks, stride, col) : q4k_interleave_column(blocks, stride, col);
+  else vec ? avx512::q80_interleave_column(blocks, stride, col) : q80_interleave_column(blocks, stride, col);
 }
 
 void deinterleave_column(DType t, const uint8_t* col, uint8_t* blocks, size_t stride) {
-  if (t == DType::Q6_K) q6k_deinterleave_column(col, blocks, stride);
-  else if (t == DType::Q4_K) q4k_deinterleave_column(col, blocks, stride);
-  else q80_deinterleave_column(col, blocks, stride);
+  const bool vec = use_avx512();
+  if (t == DType::Q6_K) vec ? avx512::q6k_deinterleave_column(col, blocks, stride) : q6k_deinterleave_column(col, blocks, stride);
+  else if (t == DType::Q4_K) vec ? avx512::q4k_deinterleave_column(col, blocks, stride) : q4k_deinterleave_column(col, blocks, stride);
+  else vec ? avx512::q80_deinterleave_column(col, blocks, stride) : q80_deinterleave_column(col, blocks, stride);
 }
 
 }  // namespace

@@ -15,6 +15,7 @@
 //   [2048, 3072)  16 chunks of 64: chunk c byte 4r + i = sum over m < 4 of (q[r][4(c + 16m) + i] >> 4) << 2m
 //   [3072, 3328)  scale of 16-element group g of row r at 16g + r (int8)
 //   [3328, 3360)  d of row r (f16) at 2r
+#include <cstddef>
 #include <cstdint>
 
 #include "core/dtype.h"
@@ -36,7 +37,18 @@ bool interleavable(DType t, int64_t rows, int64_t cols);
 // in place, spread over the thread pool.
 void interleave_rows(DType t, uint8_t* data, int64_t rows, int64_t cols);
 
-// One interleaved group (16 rows) back to 16 standard rows, packed, at out.
+// One interleaved group (16 rows) back to 16 standard rows, packed, at out (vectorized where the CPU
+// has AVX-512: the prefill GEMMs restore every panel they read).
 void deinterleave_group(DType t, const uint8_t* group, int64_t cols, uint8_t* out);
+
+namespace avx512 {  // row_interleave_avx512.cpp: one column back to 16 standard blocks, row r's at blocks + r * stride
+void q4k_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride);
+void q6k_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride);
+void q80_deinterleave_column(const uint8_t* col, uint8_t* blocks, size_t stride);
+// ... and 16 standard blocks to one column.
+void q4k_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col);
+void q6k_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col);
+void q80_interleave_column(const uint8_t* blocks, size_t stride, uint8_t* col);
+}  // namespace avx512
 
 }  // namespace herd

@@ -13,9 +13,9 @@ namespace herd {
 
 DecodeLayout decode_layout_from_env() {
   const char* env = std::getenv("HERD_INTERLEAVE");
-  if (!env || !std::strcmp(env, "head")) return DecodeLayout::Head;
+  if (!env || !std::strcmp(env, "all")) return DecodeLayout::All;
   if (!std::strcmp(env, "0")) return DecodeLayout::None;
-  if (!std::strcmp(env, "all")) return DecodeLayout::All;
+  if (!std::strcmp(env, "head")) return DecodeLayout::Head;
   fail("HERD_INTERLEAVE must be 0, head or all, got '", env, "'");
 }
 

@@ -114,10 +114,11 @@ TEST(GgufConvert, TinyPresetEveryType) {
 }
 
 
-// A q4_k_m file read into memory gets its Q6_K output matrix rearranged into interleaved 16-row
-// groups for decode (HERD_INTERLEAVE=all: every Q4_K / Q6_K matrix); mapped, it stays as stored.
-// All give the same logits up to f32 rounding (prefill, and decode token by token), exactly the
-// same in exact mode, and the same model fingerprint (sessions saved one way load the other way).
+// A q4_k_m file read into memory gets its Q4_K / Q6_K / Q8_0 matrices rearranged into interleaved
+// 16-row groups for decode (HERD_INTERLEAVE=head: the output matrix only); mapped, it stays as
+// stored. All give the same logits up to f32 rounding (prefill, and decode token by token),
+// exactly the same in exact mode, and the same model fingerprint (sessions saved one way load the
+// other way).
 TEST(GgufConvert, InterleavedDecodeLayoutMatchesMappedFile) {
   fs::path dir = test::temp_dir("gguf_interleave");
   ModelConfig c = preset_config("tiny");
@@ -135,13 +136,15 @@ TEST(GgufConvert, InterleavedDecodeLayoutMatchesMappedFile) {
   convert_hf_to_gguf((dir / "hf").string(), gguf, "q4_k_m");
   const bool can = qdot_rows16_kernel(DType::Q6_K) != nullptr;
   auto mapped = TextModel::load(gguf, FileAccess::Map);
-  auto ram = TextModel::load(gguf, FileAccess::Ram);  // default: the output matrix only
+  auto all = TextModel::load(gguf, FileAccess::Ram);  // default: every eligible matrix
   LoadedWeights lw = load_gguf_model(gguf, FileAccess::Ram);
-  EXPECT_EQ(use_decode_layout(lw.weights, DecodeLayout::All) > 1, can);
-  auto all = std::make_unique<TextModel>(lw.config, std::move(lw.weights));
+  EXPECT_EQ(use_decode_layout(lw.weights, DecodeLayout::Head), can ? 1 : 0);
+  auto ram = std::make_unique<TextModel>(lw.config, std::move(lw.weights));
   const WeightMatrix& gate0 = all->weights().layers[0].experts[0].gate;
   EXPECT_EQ(gate0.type, DType::Q4_K);
   EXPECT_EQ(gate0.interleaved, can);
+  EXPECT_EQ(all->weights().layers[0].v.interleaved, can);  // attention weights too
+  EXPECT_EQ(all->weights().lm_head.interleaved, can);
   EXPECT_EQ(mapped->weights().lm_head.type, DType::Q6_K);
   EXPECT_FALSE(mapped->weights().lm_head.interleaved);
   EXPECT_EQ(ram->weights().lm_head.interleaved, can);
