@@ -44,4 +44,14 @@ int use_decode_layout(ModelWeights& w, DecodeLayout which) {
   return n;
 }
 
+int count_decode_layout(const ModelWeights& w) {
+  int n = w.lm_head.interleaved && w.lm_head.data != w.embed.data;
+  for (const LayerWeights& L : w.layers) {
+    for (const WeightMatrix* m : {&L.q, &L.k, &L.v, &L.o, &L.shared.gate, &L.shared.up, &L.shared.down}) n += m->interleaved;
+    for (const FfnWeights& e : L.experts)
+      for (const WeightMatrix* m : {&e.gate, &e.up, &e.down}) n += m->interleaved;
+  }
+  return n;
+}
+
 }  // namespace herd

@@ -22,4 +22,7 @@ DecodeLayout decode_layout_from_env();
 // Returns the number of matrices rearranged.
 int use_decode_layout(ModelWeights& w, DecodeLayout which);
 
+// How many of the model's matrices are in the interleaved layout (bench reports it).
+int count_decode_layout(const ModelWeights& w);
+
 }  // namespace herd

@@ -151,6 +151,12 @@ TEST(GgufConvert, InterleavedDecodeLayoutMatchesMappedFile) {
   EXPECT_FALSE(ram->weights().layers[0].experts[0].gate.interleaved);
   EXPECT_EQ(model_fingerprint(*ram), model_fingerprint(*mapped));
   EXPECT_EQ(model_fingerprint(*all), model_fingerprint(*mapped));
+  // What herd bench reports: every layer matrix (q, k, v, o, shared and routed experts' three) and
+  // the output matrix, the output matrix alone, none.
+  const int per_layer = 7 + 3 * c.n_experts;
+  EXPECT_EQ(count_decode_layout(all->weights()), can ? 1 + c.n_layers * per_layer : 0);
+  EXPECT_EQ(count_decode_layout(ram->weights()), can ? 1 : 0);
+  EXPECT_EQ(count_decode_layout(mapped->weights()), 0);
   const std::vector<int32_t> ids = {1, 500, 2000, 4095, 42, 7, 7, 9};
   const int64_t V = c.vocab_size, T = static_cast<int64_t>(ids.size());
   auto run = [&](TextModel& m) {

@@ -15,6 +15,7 @@
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
+#include "model/decode_layout.h"
 #include "model/text_model.h"
 #include "runtime/format.h"
 #include "runtime/kv_fill.h"
@@ -162,6 +163,7 @@ void run_bench(const BenchArgs& a) {
     j["kernels"] = kernel_level();
     j["matmul"] = matmul_exact() ? "exact" : "fast";
     j["weights"] = access == FileAccess::Ram ? "ram" : "mmap";
+    j["decode_layout_matrices"] = count_decode_layout(model->weights());
     j["prompt"] = a.prompt;
     j["gen"] = a.gen;
     j["depth"] = a.depth;
@@ -185,8 +187,9 @@ void run_bench(const BenchArgs& a) {
     return;
   }
   std::printf("model            %s\n", a.model.c_str());
-  std::printf("threads          %d (kernels %s, matmul %s; weights %s)\n", threads, kernel_level(),
-              matmul_exact() ? "exact" : "fast", access == FileAccess::Ram ? "read into memory" : "memory-mapped");
+  std::printf("threads          %d (kernels %s, matmul %s; weights %s, %d matrices in the decode layout)\n", threads,
+              kernel_level(), matmul_exact() ? "exact" : "fast", access == FileAccess::Ram ? "read into memory" : "memory-mapped",
+              count_decode_layout(model->weights()));
   std::printf("prefill          %.1f tok/s  (median of %d, %lld tokens)\n", pf, a.reps, static_cast<long long>(a.prompt));
   std::printf("decode           %.2f tok/s  (median of %d, %lld tokens after %lld of context%s)\n", dc, a.reps,
               static_cast<long long>(a.gen), static_cast<long long>(start),
