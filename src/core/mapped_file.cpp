@@ -104,19 +104,33 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
 
 MappedFile::~MappedFile() { release(); }
 
-void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn) {
-  if (n == 0) return;
+void with_writable(const std::vector<std::pair<const uint8_t*, size_t>>& ranges, const std::function<void()>& fn) {
   std::lock_guard<std::mutex> lk(g_ram_mu);
-  const uintptr_t a = reinterpret_cast<uintptr_t>(p);
-  auto it = g_ram_buffers.upper_bound(a);
-  if (it == g_ram_buffers.begin() || a + n > std::prev(it)->first + std::prev(it)->second)
-    fail("cannot make weights writable: they are not in a buffer read into memory");
-  --it;
-  void* start = reinterpret_cast<void*>(it->first);
-  if (::mprotect(start, it->second, PROT_READ | PROT_WRITE) != 0)
-    fail("cannot make loaded weights writable: ", std::strerror(errno));
-  fn(const_cast<uint8_t*>(p));
-  ::mprotect(start, it->second, PROT_READ);
+  std::map<uintptr_t, size_t> buffers;  // each buffer's protection changes once, however many ranges it holds
+  for (const auto& [p, n] : ranges) {
+    if (n == 0) continue;
+    const uintptr_t a = reinterpret_cast<uintptr_t>(p);
+    auto it = g_ram_buffers.upper_bound(a);
+    if (it == g_ram_buffers.begin() || a + n > std::prev(it)->first + std::prev(it)->second)
+      fail("cannot make weights writable: they are not in a buffer read into memory");
+    buffers.insert(*std::prev(it));
+  }
+  struct ReadOnlyAgain {  // also when fn throws
+    std::vector<std::pair<uintptr_t, size_t>> done;
+    ~ReadOnlyAgain() {
+      for (const auto& [start, size] : done) ::mprotect(reinterpret_cast<void*>(start), size, PROT_READ);
+    }
+  } guard;
+  for (const auto& [start, size] : buffers) {
+    if (::mprotect(reinterpret_cast<void*>(start), size, PROT_READ | PROT_WRITE) != 0)
+      fail("cannot make loaded weights writable: ", std::strerror(errno));
+    guard.done.emplace_back(start, size);
+  }
+  fn();
+}
+
+void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn) {
+  with_writable({{p, n}}, [&] { fn(const_cast<uint8_t*>(p)); });
 }
 
 MappedFile::MappedFile(MappedFile&& o) noexcept

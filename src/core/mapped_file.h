@@ -8,14 +8,19 @@
 #include <cstdint>
 #include <functional>
 #include <string>
+#include <utility>
+#include <vector>
 
 namespace herd {
 
 enum class FileAccess { Map, Ram };
 
 // For bytes a MappedFile read into memory (FileAccess::Ram; kept read-only): runs fn with
-// [p, p + n) writable, then makes the pages read-only again. Never for a mapped file.
+// [p, p + n) writable, then makes the pages read-only again. Never for a mapped file (an error).
+// The whole buffer's protection changes, once: on part of it the mapping and its huge pages split.
 void with_writable(const uint8_t* p, size_t n, const std::function<void(uint8_t*)>& fn);
+// The same for many ranges (a model's matrices): each buffer holding one is made writable once.
+void with_writable(const std::vector<std::pair<const uint8_t*, size_t>>& ranges, const std::function<void()>& fn);
 
 class MappedFile {
  public:

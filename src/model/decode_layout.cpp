@@ -3,6 +3,8 @@
 #include <cstdlib>
 #include <cstring>
 #include <set>
+#include <utility>
+#include <vector>
 
 #include "core/error.h"
 #include "core/mapped_file.h"
@@ -30,16 +32,21 @@ int use_decode_layout(ModelWeights& w, DecodeLayout which) {
   }
   // Matrices whose bytes are also read some other way (a tied embedding's rows) stay as they are.
   std::set<const uint8_t*> done = {w.embed.data};
-  int n = 0;
+  std::vector<WeightMatrix*> todo;
+  std::vector<std::pair<const uint8_t*, size_t>> ranges;
   for (WeightMatrix* m : all) {
     if (m->empty() || m->interleaved || m->in_major || m->ld != m->cols || !interleavable(m->type, m->rows, m->cols) ||
         !qdot_rows16_kernel(m->type) || !done.insert(m->data).second)
       continue;
-    with_writable(m->data, m->row_stride() * static_cast<size_t>(m->rows),
-                  [&](uint8_t* p) { interleave_rows(m->type, p, m->rows, m->cols); });
-    m->interleaved = true;
-    ++n;
+    todo.push_back(m);
+    ranges.emplace_back(m->data, m->row_stride() * static_cast<size_t>(m->rows));
   }
+  // One protection change per buffer for all of them (per matrix it cost two over the whole buffer each).
+  with_writable(ranges, [&] {
+    for (WeightMatrix* m : todo) interleave_rows(m->type, const_cast<uint8_t*>(m->data), m->rows, m->cols);
+  });
+  for (WeightMatrix* m : todo) m->interleaved = true;
+  const int n = static_cast<int>(todo.size());
   // The lm_head may be the embedding's view (tied): it was skipped above with it.
   return n;
 }

@@ -56,6 +56,13 @@ TEST(LoadAccess, RewritingReadWeightsKeepsTheirHugePages) {
   for (size_t off : {size_t{3} << 20, (size_t{5} << 20) + 4096, size_t{9} << 20})
     with_writable(f.data() + off, 300000, [](uint8_t* p) { p[0] = 9; });
   EXPECT_EQ(f.data()[(size_t{5} << 20) + 4096], 9);
+  // Many ranges (a model's matrices) in one call: all writable inside, read-only after.
+  with_writable({{f.data() + 100, 10}, {f.data() + (size_t{12} << 20), 5000}}, [&] {
+    const_cast<uint8_t*>(f.data())[100] = 11;
+    const_cast<uint8_t*>(f.data())[size_t{12} << 20] = 12;
+  });
+  EXPECT_EQ(f.data()[100], 11);
+  EXPECT_EQ(f.data()[size_t{12} << 20], 12);
   EXPECT_EQ(huge_kib_at(f.data()), before);
   EXPECT_EQ(huge_kib_at(f.data() + (size_t{9} << 20)), before);  // still one mapping
   if (before <= 0) std::printf("(no transparent huge pages here: only the mapping was checked)\n");
