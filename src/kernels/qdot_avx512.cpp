@@ -278,6 +278,18 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 
 // ---- Interleaved 16-row groups (kernels/row_interleave.h): shared driver ----
 
+// Decode prefetch for the interleaved kernels: each line of the weights is requested twice before
+// it is read, into L1 `near` bytes ahead and into L2 `far` bytes ahead. With the L1 request alone
+// one core of the development VM keeps too few misses in flight while it computes, and a decode
+// product streamed at 78-93% of the bandwidth probe; with the L2 request three columns ahead
+// (Q8_0: eight) at 88-103% (docs/performance.md, "Decode, sixth session").
+template <size_t Near, size_t Far>
+__attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
+  _mm_prefetch(reinterpret_cast<const char*>(p + Near), _MM_HINT_T0);
+  _mm_prefetch(reinterpret_cast<const char*>(p + Far), _MM_HINT_T1);
+}
+
+
 // For each of n_groups groups of nb block columns of col_bytes each: out[t] (lane r = row r) +=
 // column(col, b, out) for every column b, then stored at y + t * y_stride + 16 g.
 template <int NT, typename Column>
@@ -300,14 +312,14 @@ __attribute__((always_inline)) inline void rows16_groups(const uint8_t* w, int64
 // 4(c + 32), 4(c + 48) (.. + 3) of every row, which belong to the 16-element groups c/4 + 0, 4,
 // 8, 12; after four chunks those four groups are complete and are scaled (in f32, where these
 // integer sums are exact) with the -32 offset removed as 32 * (the group's activation sum).
-// With PF, the same lines of the next column are prefetched as this one's are read (a column
-// ahead, spread over the work rather than in one burst).
+// With PF, the same lines of the next column and of the one three ahead are prefetched as this
+// one's are read (spread over the work rather than in one burst; prefetch_ahead).
 template <int NT, bool PF>
 __attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, const int8_t* const* x, const float* const* xs32, __m512 (&facc)[NT]) {
   constexpr int kCol = 16 * 210;
   const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
   if (PF)
-    for (int off = 3072; off < kCol; off += 64) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + off), _MM_HINT_T0);
+    for (int off = 3072; off < kCol; off += 64) prefetch_ahead<kCol, 3 * kCol>(col + off);
 #pragma GCC unroll 1
   for (int a = 0; a < 4; ++a) {
     __m512i acc[4][NT];
@@ -316,9 +328,9 @@ __attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, cons
 #pragma GCC unroll 4
     for (int c = 4 * a; c < 4 * a + 4; ++c) {
       if (PF) {
-        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * (c + 16)), _MM_HINT_T0);
-        _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 2048 + 64 * c), _MM_HINT_T0);
+        prefetch_ahead<kCol, 3 * kCol>(col + 64 * c);
+        prefetch_ahead<kCol, 3 * kCol>(col + 64 * (c + 16));
+        prefetch_ahead<kCol, 3 * kCol>(col + 2048 + 64 * c);
       }
       const __m512i l0 = _mm512_loadu_si512(col + 64 * c);
       const __m512i l1 = _mm512_loadu_si512(col + 64 * (c + 16));
@@ -397,21 +409,21 @@ inline void q4k_six16(const uint8_t* lo, const uint8_t* hi, int j, __m512& a, __
 
 // One block column of 16 rows for NT tokens: sc[t] += the rows' scaled sums, mn[t] += their
 // mins times the activations' 32-element sums (both before d / dmin and the activation scale).
-// Chunks 8j..8j+7 hold sub-block j (low nibbles) and j + 4 (high nibbles).
+// Chunks 8j..8j+7 hold sub-block j (low nibbles) and j + 4 (high nibbles). PF as in q6k_column16.
 template <int NT, bool PF>
 __attribute__((always_inline)) inline void q4k_column16(const uint8_t* col, const int8_t* const* x, const float* const* xs,
                                                         __m512 (&sc)[NT], __m512 (&mn)[NT]) {
   constexpr int kCol = 16 * 144;
   const __m512i m4 = _mm512_set1_epi8(15);
   if (PF)
-    for (int off = 2048; off < kCol; off += 64) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + off), _MM_HINT_T0);
+    for (int off = 2048; off < kCol; off += 64) prefetch_ahead<kCol, 3 * kCol>(col + off);
 #pragma GCC unroll 1
   for (int j = 0; j < 4; ++j) {
     __m512i lo[NT], hi[NT];
     for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int c = 8 * j; c < 8 * j + 8; ++c) {
-      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+      if (PF) prefetch_ahead<kCol, 3 * kCol>(col + 64 * c);
       const __m512i q = _mm512_loadu_si512(col + 64 * c);
       const __m512i vl = _mm512_and_si512(q, m4), vh = _mm512_and_si512(_mm512_srli_epi16(q, 4), m4);
       for (int t = 0; t < NT; ++t) {
@@ -459,8 +471,8 @@ void q4k_rows16_any(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow*
 // ---- Q8_0 in interleaved 16-row groups (kernels/row_interleave.h) ----
 
 // Weights go into vpdpbusd as unsigned w + 128 (one xor); each token's lanes start from
-// -128 * (the block's activation sum), so the sum is exact. With PF the next column's lines are
-// prefetched as this one's are read.
+// -128 * (the block's activation sum), so the sum is exact. With PF the lines of the next column
+// and of the one eight ahead are prefetched as this one's are read (prefetch_ahead).
 template <int NT, bool PF>
 void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, float* y, int64_t y_stride) {
   constexpr int kCol = 16 * 34;
@@ -468,10 +480,10 @@ void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, 
   rows16_groups<NT>(w, n_groups, n / 32, kCol, y, y_stride, [&](const uint8_t* col, int64_t b, __m512(&out)[NT]) {
     __m512i acc[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_set1_epi32(-128 * a[t].s[b]);
-    if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 512), _MM_HINT_T0);
+    if (PF) prefetch_ahead<kCol, 8 * kCol>(col + 512);
 #pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) {
-      if (PF) _mm_prefetch(reinterpret_cast<const char*>(col + kCol + 64 * c), _MM_HINT_T0);
+      if (PF) prefetch_ahead<kCol, 8 * kCol>(col + 64 * c);
       const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(col + 64 * c), bias);
       for (int t = 0; t < NT; ++t)
         acc[t] = _mm512_dpbusd_epi32(acc[t], v, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(a[t].q + 32 * b + 4 * c)))));
@@ -499,15 +511,19 @@ QDotFn qdot_kernel(DType t) {
 
 namespace {
 // One token over nr rows with the one-row kernel K inlined (its constants hoisted out of the row
-// loop). Before each row it prefetches the same span pf bytes further on: the lines may lie past
-// the range (another thread's block, or past the matrix: prefetches never fault).
+// loop). Before each row it prefetches the same span pf bytes further on into L1 and 4 pf bytes
+// further on into L2 (as prefetch_ahead): the lines may lie past the range (another thread's
+// block, or past the matrix: prefetches never fault).
 template <DType T, void (*K)(int64_t, const uint8_t*, const ActRow*, float*)>
 void rows_loop(int64_t n, const uint8_t* w, size_t stride, int64_t nr, const ActRow& a, float* y, size_t pf) {
   const size_t row_bytes = dtype_row_bytes(T, n);
   for (int64_t r = 0; r < nr; ++r) {
     const uint8_t* row = w + r * stride;
     if (pf > 0)
-      for (size_t off = 0; off < row_bytes; off += 64) _mm_prefetch(reinterpret_cast<const char*>(row + pf + off), _MM_HINT_T0);
+      for (size_t off = 0; off < row_bytes; off += 64) {
+        _mm_prefetch(reinterpret_cast<const char*>(row + pf + off), _MM_HINT_T0);
+        _mm_prefetch(reinterpret_cast<const char*>(row + 4 * pf + off), _MM_HINT_T1);
+      }
     K(n, row, &a, y + r);
   }
 }
