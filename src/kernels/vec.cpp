@@ -25,11 +25,13 @@ float max_f32(const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
-float sum_f32(const float* x, size_t n) {
+float sum_f32(const float* x, size_t n, ReadLoop loop) {
   float s[16] = {};
   size_t i = 0;
-  for (; i + 16 <= n; i += 16)
+  for (; i + 16 <= n; i += 16) {
+    if (loop != ReadLoop::Plain) __builtin_prefetch(reinterpret_cast<const char*>(x + i) + kReadLoopPrefetch, 0, 3);
     for (int j = 0; j < 16; ++j) s[j] += x[i + j];
+  }
   float r = 0;
   for (float v : s) r += v;
   for (; i < n; ++i) r += x[i];
@@ -37,9 +39,9 @@ float sum_f32(const float* x, size_t n) {
 }
 }  // namespace scalar
 
-float sum_f32(const float* x, size_t n) {
-  if (use_avx512()) return avx512::sum_f32(x, n);
-  return use_avx2() ? avx2::sum_f32(x, n) : scalar::sum_f32(x, n);
+float sum_f32(const float* x, size_t n, ReadLoop loop) {
+  if (use_avx512()) return avx512::sum_f32(x, n, loop);
+  return use_avx2() ? avx2::sum_f32(x, n, loop) : scalar::sum_f32(x, n, loop);
 }
 
 float max_f32(const float* x, size_t n) { return use_avx2() ? avx2::max_f32(x, n) : scalar::max_f32(x, n); }

@@ -59,10 +59,26 @@ float max_f32(const float* x, size_t n) {
   return m;
 }
 
-float sum_f32(const float* x, size_t n) {
+float sum_f32(const float* x, size_t n, ReadLoop loop) {
   __m256 s[8];
   for (__m256& v : s) v = _mm256_setzero_ps();
   size_t i = 0;
+  if (loop == ReadLoop::Prefetch) {  // as the AVX-512 loops (prefetches past x never fault)
+    for (; i + 64 <= n; i += 64)
+      for (int j = 0; j < 8; ++j) {
+        if (j % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x + i + 8 * j) + kReadLoopPrefetch, _MM_HINT_T0);
+        s[j % 2] = _mm256_add_ps(s[j % 2], _mm256_loadu_ps(x + i + 8 * j));
+      }
+  } else if (loop == ReadLoop::Paced) {
+    alignas(32) float acc[8][8] = {};
+    for (; i + 64 <= n; i += 64)
+      for (int j = 0; j < 8; ++j) {
+        if (j % 2 == 0) _mm_prefetch(reinterpret_cast<const char*>(x + i + 8 * j) + kReadLoopPrefetch, _MM_HINT_T0);
+        _mm256_store_ps(acc[j], _mm256_add_ps(_mm256_load_ps(acc[j]), _mm256_loadu_ps(x + i + 8 * j)));
+        asm volatile("" ::: "memory");
+      }
+    for (int j = 0; j < 8; ++j) s[j] = _mm256_load_ps(acc[j]);
+  }
   for (; i + 64 <= n; i += 64)
     for (int j = 0; j < 8; ++j) s[j] = _mm256_add_ps(s[j], _mm256_loadu_ps(x + i + 8 * j));
   for (int j = 1; j < 8; ++j) s[0] = _mm256_add_ps(s[0], s[j]);

@@ -53,12 +53,24 @@ void weighted_sum_t(const float* p, const uint8_t* rows, size_t stride, int64_t 
   for (int k = 0; k < 8; ++k) _mm512_storeu_ps(acc + 16 * k, a[k]);
 }
 
+// Cache rows are requested into L2 about 8 KiB ahead of their use, as the decode weight kernels
+// do (qdot_avx512.cpp, prefetch_ahead): one core alone keeps too few misses in flight otherwise.
+template <DType T>
+constexpr int64_t far_rows() {
+  return 8192 / (128 * static_cast<int64_t>(T == DType::F32 ? 4 : 2));
+}
+template <DType T>
+__attribute__((always_inline)) inline void prefetch_row_l2(const uint8_t* row) {
+  for (int off = 0; off < 128 * (T == DType::F32 ? 4 : 2); off += 64) _mm_prefetch(reinterpret_cast<const char*>(row + off), _MM_HINT_T1);
+}
+
 // NH query heads against each row: the row's eight vectors are loaded once and multiplied with
 // every head's (read from L1), two partial sums per head for independent FMA chains.
 template <DType T, int NH>
 void dot_rows_heads_t(const float* q, const uint8_t* rows, size_t stride, int64_t count, float* out) {
   for (int64_t r = 0; r < count; ++r) {
     const uint8_t* row = rows + r * stride;
+    if (r + far_rows<T>() < count) prefetch_row_l2<T>(row + far_rows<T>() * stride);
     __m512 a[NH], b[NH];
     for (int h = 0; h < NH; ++h) a[h] = b[h] = _mm512_setzero_ps();
     for (int k = 0; k < 128; k += 32) {
@@ -87,6 +99,7 @@ void weighted_sum_heads_t(const float* p, int64_t p_stride, const uint8_t* rows,
         for (int k = 0; k < 4; ++k) a[h][k] = _mm512_loadu_ps(acc + h * 128 + half + 16 * k);
       for (int64_t r = r0; r < r1; ++r) {
         const uint8_t* row = rows + r * stride;
+        if (half == 0 && r + far_rows<T>() < count) prefetch_row_l2<T>(row + far_rows<T>() * stride);
         __m512 x[4];
         for (int k = 0; k < 4; ++k) x[k] = load16<T>(row, half + 16 * k);
         for (int h = 0; h < NH; ++h) {
@@ -169,11 +182,27 @@ void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t 
   else weighted_sum_t<DType::F16>(p, rows, stride, count, acc);
 }
 
-float sum_f32(const float* x, size_t n) {
+float sum_f32(const float* x, size_t n, ReadLoop loop) {
   // 8 accumulators of one cache line each: 512 bytes in flight per iteration.
   __m512 s[8];
   for (__m512& v : s) v = _mm512_setzero_ps();
   size_t i = 0;
+  if (loop == ReadLoop::Prefetch) {  // two accumulators; prefetches past x never fault
+    for (; i + 128 <= n; i += 128)
+      for (int j = 0; j < 8; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(x + i + 16 * j) + kReadLoopPrefetch, _MM_HINT_T0);
+        s[j % 2] = _mm512_add_ps(s[j % 2], _mm512_loadu_ps(x + i + 16 * j));
+      }
+  } else if (loop == ReadLoop::Paced) {
+    alignas(64) float acc[8][16] = {};
+    for (; i + 128 <= n; i += 128)
+      for (int j = 0; j < 8; ++j) {
+        _mm_prefetch(reinterpret_cast<const char*>(x + i + 16 * j) + kReadLoopPrefetch, _MM_HINT_T0);
+        _mm512_store_ps(acc[j], _mm512_add_ps(_mm512_load_ps(acc[j]), _mm512_loadu_ps(x + i + 16 * j)));
+        asm volatile("" ::: "memory");  // keep the accumulator in memory: the pacing is the point
+      }
+    for (int j = 0; j < 8; ++j) s[j] = _mm512_load_ps(acc[j]);
+  }
   for (; i + 128 <= n; i += 128)
     for (int j = 0; j < 8; ++j) s[j] = _mm512_add_ps(s[j], _mm512_loadu_ps(x + i + 16 * j));
   for (int j = 1; j < 8; ++j) s[0] = _mm512_add_ps(s[0], s[j]);

@@ -27,11 +27,13 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 }
 }  // namespace
 
-double measure_memory_bandwidth(size_t bytes) {
+ReadBandwidth measure_read_bandwidth(size_t bytes) {
   // Every worker sums its own contiguous slice of a buffer far larger than the caches with the
-  // widest vector loads the CPU has and 8 accumulators (sum_f32), to keep as many loads in flight
-  // as any kernel could; best of several passes, as STREAM reports. (A scalar loop with 16
-  // accumulators, the first version, read ~20% less on the development VM: too low a ceiling.)
+  // widest vector loads the CPU has (sum_f32); best of several passes, as STREAM reports, over
+  // three read loops in turn (ReadLoop): the plain loop with 8 accumulators alone read 10-15% less
+  // on the development VM than the paced, prefetching one, and less than the decode kernels once
+  // they prefetched into L2: no ceiling. (A scalar loop with 16 accumulators, the first version,
+  // read ~20% less than the plain vector loop.)
   // Huge pages requested, as `--no-mmap` weights get: the ceiling for either weight placement
   // (4 KiB and 2 MiB pages measured alike for this loop on the development VM).
   const size_t n = bytes / sizeof(float);
@@ -49,23 +51,29 @@ double measure_memory_bandwidth(size_t bytes) {
     for (int64_t i = a; i < b; ++i) buf[i] = static_cast<float>(i & 1023) * 1e-3f;
   });
   const int64_t parts = pool.size();
-  double best = 0, sink = 0;
-  for (int pass = 0; pass < 5; ++pass) {
+  ReadBandwidth r;
+  double sink = 0;
+  const ReadLoop loops[] = {ReadLoop::Plain, ReadLoop::Prefetch, ReadLoop::Paced};
+  for (int pass = 0; pass < 9; ++pass) {
+    const ReadLoop loop = loops[pass % 3];
     std::vector<double> part(parts, 0.0);
     auto t0 = std::chrono::steady_clock::now();
     pool.parallel_for(parts, 1, [&](int64_t a, int64_t b) {
       for (int64_t w = a; w < b; ++w) {
         const size_t lo = n * w / parts, hi = n * (w + 1) / parts;
-        part[w] = sum_f32(buf + lo, hi - lo);
+        part[w] = sum_f32(buf + lo, hi - lo, loop);
       }
     });
     const double dt = seconds_since(t0);
     for (double x : part) sink += x;
-    best = std::max(best, static_cast<double>(bytes) / dt);
+    r.best = std::max(r.best, static_cast<double>(bytes) / dt);
+    if (loop == ReadLoop::Plain) r.plain = std::max(r.plain, static_cast<double>(bytes) / dt);
   }
   if (sink == 12345.678) std::printf(" ");  // keep the sums alive
-  return best;
+  return r;
 }
+
+double measure_memory_bandwidth(size_t bytes) { return measure_read_bandwidth(bytes).best; }
 
 double measure_matmul_flops(bool bf16_weights) {
   const int64_t rows = 2048, cols = 2048, T = 64;
