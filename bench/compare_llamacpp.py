@@ -11,7 +11,8 @@ herd runs with -t T; llama.cpp with T and with 1 thread, and the ratios use whic
 after its P-token prompt, herd with -d P. Each round is a fresh process of each engine (own
 warm-up). The roofline is herd's: weight + KV bytes one decode
 token reads (herd bench's accounting, the same file for both engines) over the read bandwidth
-herd bench probes in the same run. The 1-minute load average is sampled before every run; the
+herd bench probes in the same run: its fastest read loop, and (the "% plain" line) its plain
+STREAM-like loop without software prefetch, the probe before the sixth session. The 1-minute load average is sampled before every run; the
 machine is shared, so quote medians with it.
 
 The GGUF must embed a vocabulary (herd convert --vocab ...): llama.cpp asserts on
@@ -38,7 +39,7 @@ a = ap.parse_args()
 
 peer_threads = [int(x) for x in (a.peer_threads or f"{a.t},1").split(",")]
 peer_threads = list(dict.fromkeys(peer_threads))
-herd_pf, herd_dc, probe, load = [], [], [], []
+herd_pf, herd_dc, probe, probe_plain, load = [], [], [], [], []
 cpp = {t: ([], []) for t in peer_threads}
 bytes_per_token = None
 for i in range(a.r):
@@ -47,6 +48,7 @@ for i in range(a.r):
                           "-r", "1", "--json"] + (["--mmap"] if a.mmap else ["--no-mmap"]) + a.herd_args.split(), check=True, capture_output=True, text=True).stdout
     j = json.loads(out)
     herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
+    probe_plain.append(j["probe_plain_read_gbs"])
     bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]
     msg = ""
     for t in peer_threads:
@@ -60,34 +62,35 @@ for i in range(a.r):
           f"  tok/s prefill / decode, probe {probe[-1]:.1f} GB/s, load {load[-1 - len(peer_threads)]:.2f}", file=sys.stderr)
 
 m = statistics.median
-bw = m(probe)
+bw, bw_plain = m(probe), m(probe_plain)
 # llama.cpp's better thread count per metric (by median), so the comparison never favours herd.
 pf_t = max(peer_threads, key=lambda t: m(cpp[t][0]))
 dc_t = max(peer_threads, key=lambda t: m(cpp[t][1]))
 cpp_pf, cpp_dc = cpp[pf_t][0], cpp[dc_t][1]
-def pct(tps):  # decode share of the roofline: bytes per token * tok/s over the probed bandwidth
-    return 100.0 * bytes_per_token * tps / 1e9 / bw
+def pct(tps, over=None):  # decode share of the roofline: bytes per token * tok/s over the probed bandwidth
+    return 100.0 * bytes_per_token * tps / 1e9 / (over or bw)
 res = {
     "model": a.model, "threads": a.t, "llamacpp_prefill_threads": pf_t, "llamacpp_decode_threads": dc_t,
     "llamacpp_by_threads": {str(t): {"prefill_tps_median": m(v[0]), "decode_tps_median": m(v[1])} for t, v in cpp.items()}, "prompt": a.p, "gen": a.n, "rounds": a.r,
     "load_avg_1min_median": m(load), "load_avg_1min_max": max(load),
-    "probe_read_gbs_median": bw, "decode_bytes_per_token": bytes_per_token,
+    "probe_read_gbs_median": bw, "probe_plain_read_gbs_median": bw_plain, "decode_bytes_per_token": bytes_per_token,
     "herd_prefill_tps": m(herd_pf), "llamacpp_prefill_tps": m(cpp_pf), "prefill_ratio": m(herd_pf) / m(cpp_pf),
     "herd_decode_tps": m(herd_dc), "llamacpp_decode_tps": m(cpp_dc), "decode_ratio": m(herd_dc) / m(cpp_dc),
     "herd_decode_pct_roofline": pct(m(herd_dc)), "llamacpp_decode_pct_roofline": pct(m(cpp_dc)),
+    "herd_decode_pct_plain_probe": pct(m(herd_dc), bw_plain), "llamacpp_decode_pct_plain_probe": pct(m(cpp_dc), bw_plain),
     "best": {"herd_prefill": max(herd_pf), "llamacpp_prefill": max(cpp_pf), "prefill_ratio": max(herd_pf) / max(cpp_pf),
              "herd_decode": max(herd_dc), "llamacpp_decode": max(cpp_dc), "decode_ratio": max(herd_dc) / max(cpp_dc),
              "probe_read_gbs": max(probe)},
     "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc,
             "llamacpp": {str(t): {"prefill": v[0], "decode": v[1]} for t, v in cpp.items()},
-            "probe_read_gbs": probe, "load_avg_1min": load},
+            "probe_read_gbs": probe, "probe_plain_read_gbs": probe_plain, "load_avg_1min": load},
 }
 if a.json:
     print(json.dumps(res, indent=1))
 else:
     name = os.path.basename(a.model)
     print(f"{name}: {a.t} threads, prompt {a.p}, {a.n} decode tokens, {a.r} alternating rounds, "
-          f"load avg median {m(load):.2f} (max {max(load):.2f}), probe {bw:.1f} GB/s, "
+          f"load avg median {m(load):.2f} (max {max(load):.2f}), probe {bw:.1f} GB/s (plain loop {bw_plain:.1f}), "
           f"{bytes_per_token / 2**20:.1f} MiB read per decode token, weights "
           f"{'memory-mapped (--mmap)' if a.mmap else 'read into memory'} by both engines")
     for t, v in cpp.items():
@@ -96,6 +99,7 @@ else:
     print(f"  {'':10} {'herd':>9} {'llama.cpp':>10} {'ratio':>6}")
     print(f"  {'prefill':10} {m(herd_pf):9.1f} {m(cpp_pf):10.1f} {m(herd_pf) / m(cpp_pf):6.2f}   tok/s, median")
     print(f"  {'decode':10} {m(herd_dc):9.2f} {m(cpp_dc):10.2f} {m(herd_dc) / m(cpp_dc):6.2f}   tok/s, median")
-    print(f"  {'% roofline':10} {pct(m(herd_dc)):9.1f} {pct(m(cpp_dc)):10.1f}")
+    print(f"  {'% roofline':10} {pct(m(herd_dc)):9.1f} {pct(m(cpp_dc)):10.1f}   (of the fastest read loop)")
+    print(f"  {'% plain':10} {pct(m(herd_dc), bw_plain):9.1f} {pct(m(cpp_dc), bw_plain):10.1f}   (of the plain STREAM-like loop alone)")
     print(f"  best of {a.r}: prefill {max(herd_pf):.1f} vs {max(cpp_pf):.1f} ({max(herd_pf) / max(cpp_pf):.2f}x), "
           f"decode {max(herd_dc):.2f} vs {max(cpp_dc):.2f} ({max(herd_dc) / max(cpp_dc):.2f}x)")

@@ -5,6 +5,8 @@
 
 #include <cmath>
 
+#include <nlohmann/json.hpp>
+
 #include "test_support.h"
 
 namespace fs = std::filesystem;
@@ -90,6 +92,26 @@ TEST(Cli, InfoShowsSchedule) {
   EXPECT_NE(r.out.find("Llama4ForConditionalGeneration"), std::string::npos);
   EXPECT_NE(r.out.find("    3  NoPE      global   no       yes   MoE 8x32 top-1 + shared"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("    0  RoPE      chunked  yes      no    MoE"), std::string::npos) << r.out;
+}
+
+// herd bench --json on a fixture: the decode roofline figures are consistent with each other and
+// with the two probe figures (the fastest read loop is the roofline; the plain loop is one of
+// the loops it takes the best of, so never faster).
+TEST(Cli, BenchReportsBothProbeFigures) {
+  HERD_REQUIRE_SHARED();
+  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " -p 4 -n 4 -r 1 -t 2 --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const size_t at = r.out.find("{\"model\"");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+  const double best = j["probe_read_gbs"], plain = j["probe_plain_read_gbs"], gbs = j["decode_gbs"];
+  EXPECT_GT(plain, 0.0);
+  EXPECT_GE(best, plain);
+  EXPECT_GT(gbs, 0.0);
+  EXPECT_NEAR(j["decode_pct_of_probe"].get<double>(), 100.0 * gbs / best, 1e-9);
+  EXPECT_NEAR(j["decode_pct_of_plain_probe"].get<double>(), 100.0 * gbs / plain, 1e-9);
+  const double bytes = j["weight_bytes_per_token"].get<double>() + j["kv_bytes_per_token"].get<double>();
+  EXPECT_NEAR(gbs, bytes * j["decode_tps_median"].get<double>() / 1e9, 1e-9 * gbs);
 }
 
 TEST(Cli, BadArguments) {
