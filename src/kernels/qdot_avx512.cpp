@@ -281,8 +281,8 @@ void dot_q6k(int64_t n, const uint8_t* w, const ActRow* a, float* out) {
 // Decode prefetch for the interleaved kernels: each line of the weights is requested twice before
 // it is read, into L1 `near` bytes ahead and into L2 `far` bytes ahead. With the L1 request alone
 // one core of the development VM keeps too few misses in flight while it computes, and a decode
-// product streamed at 78-93% of the bandwidth probe; with the L2 request three columns ahead
-// (Q8_0: eight) at 88-103% (docs/performance.md, "Decode, sixth session").
+// product streamed at 78-93% of the plain read loop of the bandwidth probe; with the L2 request
+// three columns ahead (Q8_0: eight) at 88-103% (docs/performance.md, "Decode, sixth session").
 template <size_t Near, size_t Far>
 __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
   _mm_prefetch(reinterpret_cast<const char*>(p + Near), _MM_HINT_T0);

@@ -1,6 +1,7 @@
 // herd bench: prefill and decode throughput of a model on this machine, with the decode
 // roofline: bytes read per token (weights touched + KV cache), achieved GB/s, and that as a share
-// of the memory bandwidth measured in the same run by a STREAM-like read probe.
+// of the memory bandwidth measured in the same run by a STREAM-like read probe (the fastest of its
+// read loops; the plain loop's figure is printed too).
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
