@@ -9,11 +9,11 @@ herd runs with -t T; llama.cpp with T and with 1 thread, and the ratios use whic
 (on a busy 2-vCPU machine llama.cpp's spinning thread barrier can make 2 threads 10x slower than
 1, so the 2-thread number alone would flatter herd). Both decode at the same depth: llama.cpp
 after its P-token prompt, herd with -d P. Each round is a fresh process of each engine (own
-warm-up). The roofline is herd's: weight + KV bytes one decode
-token reads (herd bench's accounting, the same file for both engines) over the read bandwidth
-herd bench probes in the same run: its fastest read loop, and (the "% plain" line) its plain
-STREAM-like loop without software prefetch, the probe before the sixth session. The 1-minute load average is sampled before every run; the
-machine is shared, so quote medians with it.
+warm-up). The roofline is herd's: weight + KV bytes one decode token reads (herd bench's
+accounting, the same file for both engines) over the read bandwidth herd bench probes in the
+same run: its fastest read loop, and (the "% plain" line) its plain STREAM-like loop without
+software prefetch, the probe before the sixth session. The 1-minute load average is sampled
+before every run; the machine is shared, so quote medians with it.
 
 The GGUF must embed a vocabulary (herd convert --vocab ...): llama.cpp asserts on
 tokenizer.ggml.model "none" when node-llama-cpp loads it.

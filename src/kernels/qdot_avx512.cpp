@@ -289,7 +289,6 @@ __attribute__((always_inline)) inline void prefetch_ahead(const uint8_t* p) {
   _mm_prefetch(reinterpret_cast<const char*>(p + Far), _MM_HINT_T1);
 }
 
-
 // For each of n_groups groups of nb block columns of col_bytes each: out[t] (lane r = row r) +=
 // column(col, b, out) for every column b, then stored at y + t * y_stride + 16 g.
 template <int NT, typename Column>

@@ -15,9 +15,9 @@ void axpy_f32(float a, const float* x, float* y, size_t n);
 enum class ReadLoop {
   Plain,     // 8 independent accumulators of the widest vectors
   Prefetch,  // 2 accumulators; every line also prefetched into L1 kReadLoopPrefetch bytes ahead
-  Paced,     // the same prefetch, and each line added to an accumulator kept in L1 memory: the
-             // store-to-load chain paces the loads, so the prefetches run ahead of them (on the
-             // development VM 10-15% faster than Plain: no demand miss holds a fill buffer)
+  Paced,     // the same prefetch, and each line added to an accumulator kept in L1 memory, so
+             // that the loads issue in program order behind their prefetches (on the development
+             // VM the fastest: 15-20% more than Plain; why, without hardware counters, unknown)
 };
 constexpr size_t kReadLoopPrefetch = 2048;
 // Sum of x[0..n) in many partial sums (not the serial order), read as `loop` says.

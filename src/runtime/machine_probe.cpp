@@ -30,7 +30,7 @@ double seconds_since(std::chrono::steady_clock::time_point t0) {
 ReadBandwidth measure_read_bandwidth(size_t bytes) {
   // Every worker sums its own contiguous slice of a buffer far larger than the caches with the
   // widest vector loads the CPU has (sum_f32); best of several passes, as STREAM reports, over
-  // three read loops in turn (ReadLoop): the plain loop with 8 accumulators alone read 10-15% less
+  // three read loops in turn (ReadLoop): the plain loop with 8 accumulators alone read 15-20% less
   // on the development VM than the paced, prefetching one, and less than the decode kernels once
   // they prefetched into L2: no ceiling. (A scalar loop with 16 accumulators, the first version,
   // read ~20% less than the plain vector loop.)

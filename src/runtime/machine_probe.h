@@ -1,6 +1,7 @@
 #pragma once
 // Quick measurements of this machine for planning and benchmarks: memory read bandwidth
-// (STREAM-like read loops, all worker threads), matmul FLOP/s with herd's own kernel, and disk read bandwidth.
+// (STREAM-like read loops, all worker threads), matmul FLOP/s with herd's own kernel, and disk
+// read bandwidth.
 #include <string>
 
 namespace herd {
