@@ -31,24 +31,23 @@ int use_decode_layout(ModelWeights& w, DecodeLayout which) {
       for (WeightMatrix* m : {&e.gate, &e.up, &e.down}) all.push_back(m);
   }
   // Matrices whose bytes are also read some other way (a tied embedding's rows) stay as they are.
-  std::set<const uint8_t*> done = {w.embed.data};
-  std::vector<WeightMatrix*> todo;
+  std::set<const uint8_t*> seen = {w.embed.data};
+  std::vector<WeightMatrix*> chosen;
   std::vector<std::pair<const uint8_t*, size_t>> ranges;
   for (WeightMatrix* m : all) {
     if (m->empty() || m->interleaved || m->in_major || m->ld != m->cols || !interleavable(m->type, m->rows, m->cols) ||
-        !qdot_rows16_kernel(m->type) || !done.insert(m->data).second)
+        !qdot_rows16_kernel(m->type) || !seen.insert(m->data).second)
       continue;
-    todo.push_back(m);
+    chosen.push_back(m);
     ranges.emplace_back(m->data, m->row_stride() * static_cast<size_t>(m->rows));
   }
   // One protection change per buffer for all of them (per matrix it cost two over the whole buffer each).
   with_writable(ranges, [&] {
-    for (WeightMatrix* m : todo) interleave_rows(m->type, const_cast<uint8_t*>(m->data), m->rows, m->cols);
+    for (WeightMatrix* m : chosen) interleave_rows(m->type, const_cast<uint8_t*>(m->data), m->rows, m->cols);
   });
-  for (WeightMatrix* m : todo) m->interleaved = true;
-  const int n = static_cast<int>(todo.size());
+  for (WeightMatrix* m : chosen) m->interleaved = true;
   // The lm_head may be the embedding's view (tied): it was skipped above with it.
-  return n;
+  return static_cast<int>(chosen.size());
 }
 
 int count_decode_layout(const ModelWeights& w) {
