@@ -25,6 +25,11 @@ float max_f32(const float* x, size_t n) {
   for (size_t i = 0; i < n; ++i) m = x[i] > m ? x[i] : m;
   return m;
 }
+size_t find_f32(const float* x, size_t n, float v) {
+  for (size_t i = 0; i < n; ++i)
+    if (x[i] == v) return i;
+  return n;
+}
 float sum_f32(const float* x, size_t n, ReadLoop loop) {
   float s[16] = {};
   size_t i = 0;
@@ -45,6 +50,7 @@ float sum_f32(const float* x, size_t n, ReadLoop loop) {
 }
 
 float max_f32(const float* x, size_t n) { return use_avx2() ? avx2::max_f32(x, n) : scalar::max_f32(x, n); }
+size_t find_f32(const float* x, size_t n, float v) { return use_avx2() ? avx2::find_f32(x, n, v) : scalar::find_f32(x, n, v); }
 
 float dot_f32(const float* a, const float* b, size_t n) {
   return use_avx2() ? avx2::dot_f32(a, b, n) : scalar::dot_f32(a, b, n);

@@ -24,6 +24,8 @@ constexpr size_t kReadLoopPrefetch = 2048;
 float sum_f32(const float* x, size_t n, ReadLoop loop = ReadLoop::Plain);
 // Largest of x[0..n) ignoring NaNs (-inf when n == 0 or all are NaN).
 float max_f32(const float* x, size_t n);
+// First i < n with x[i] == v (so never a NaN), or n when there is none.
+size_t find_f32(const float* x, size_t n, float v);
 // y[i] = a * y[i]
 void scale_f32(float a, float* y, size_t n);
 // Converts n elements of a weight row to f32 (vectorized for BF16 and F16).
@@ -63,6 +65,7 @@ namespace scalar {
 float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
 float max_f32(const float* x, size_t n);
+size_t find_f32(const float* x, size_t n, float v);
 float sum_f32(const float* x, size_t n, ReadLoop loop);
 }  // namespace scalar
 
@@ -70,6 +73,7 @@ namespace avx2 {
 float dot_f32(const float* a, const float* b, size_t n);
 void axpy_f32(float a, const float* x, float* y, size_t n);
 float max_f32(const float* x, size_t n);
+size_t find_f32(const float* x, size_t n, float v);
 float sum_f32(const float* x, size_t n, ReadLoop loop);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);

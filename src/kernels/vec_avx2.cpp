@@ -59,6 +59,23 @@ float max_f32(const float* x, size_t n) {
   return m;
 }
 
+size_t find_f32(const float* x, size_t n, float v) {
+  // 32 elements per test: a greedy decode's argmax scans a whole vocabulary (202048 logits) for
+  // the maximum's position, ~60 us one element at a time.
+  const __m256 t = _mm256_set1_ps(v);
+  size_t i = 0;
+  for (; i + 32 <= n; i += 32) {
+    const __m256 e0 = _mm256_cmp_ps(_mm256_loadu_ps(x + i), t, _CMP_EQ_OQ);
+    const __m256 e1 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8), t, _CMP_EQ_OQ);
+    const __m256 e2 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 16), t, _CMP_EQ_OQ);
+    const __m256 e3 = _mm256_cmp_ps(_mm256_loadu_ps(x + i + 24), t, _CMP_EQ_OQ);
+    if (!_mm256_testz_ps(_mm256_or_ps(_mm256_or_ps(e0, e1), _mm256_or_ps(e2, e3)), _mm256_set1_ps(-0.0f))) break;
+  }
+  for (; i < n; ++i)
+    if (x[i] == v) return i;
+  return n;
+}
+
 float sum_f32(const float* x, size_t n, ReadLoop loop) {
   __m256 s[8];
   for (__m256& v : s) v = _mm256_setzero_ps();

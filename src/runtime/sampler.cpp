@@ -42,9 +42,8 @@ int32_t argmax(const float* logits, int64_t n) {
   // when nothing else compares greater).
   if (n <= 0) return 0;
   const float m = max_f32(logits, static_cast<size_t>(n));
-  for (int64_t i = 0; i < n; ++i)
-    if (logits[i] == m) return static_cast<int32_t>(i);
-  return 0;
+  const size_t i = find_f32(logits, static_cast<size_t>(n), m);
+  return i < static_cast<size_t>(n) ? static_cast<int32_t>(i) : 0;
 }
 
 Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {

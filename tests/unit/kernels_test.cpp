@@ -95,6 +95,32 @@ TEST(Vec, SumAndMaxMatchScalar) {
   }
 }
 
+// find_f32 (argmax's index pass) at every level: the first equal element in the vector body or the
+// tail, -0 equal to 0, never a NaN (not even when a NaN is searched for), n when there is none.
+TEST(Vec, FindFirstEqualAtEveryLevel) {
+  auto check = [](const std::vector<float>& a, float v, size_t want, const char* what) {
+    EXPECT_EQ(find_f32(a.data(), a.size(), v), want) << what << " n " << a.size();
+    EXPECT_EQ(scalar::find_f32(a.data(), a.size(), v), want) << what << " n " << a.size();
+    if (use_avx2()) EXPECT_EQ(avx2::find_f32(a.data(), a.size(), v), want) << what << " n " << a.size();
+  };
+  for (size_t n : {0u, 1u, 31u, 32u, 33u, 64u, 100u, 4099u}) {
+    std::vector<float> a(n);
+    for (size_t i = 0; i < n; ++i) a[i] = static_cast<float>(i % 97) - 200.0f;
+    check(a, 7.0f, n, "absent");
+    for (size_t at : {size_t{0}, n / 2, n > 0 ? n - 1 : 0}) {
+      if (at >= n) continue;
+      std::vector<float> b = a;
+      b[at] = 7.0f;
+      if (at + 1 < n) b[n - 1] = 7.0f;  // a later copy: still the first
+      check(b, 7.0f, at, "first");
+      b[at] = -0.0f;
+      check(b, 0.0f, at, "-0 == 0");
+      b[at] = NAN;
+      check(b, NAN, n, "NaN");
+    }
+  }
+}
+
 // The attention row loops against plain loops on the converted values, for every element type and
 // for head_dim 128 (AVX-512 register path) and other sizes (generic path).
 TEST(Vec, AttentionRowLoops) {
