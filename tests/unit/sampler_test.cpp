@@ -5,6 +5,7 @@
 #include <random>
 
 #include "core/error.h"
+#include "core/thread_pool.h"
 #include "runtime/sampler.h"
 #include "runtime/token_ids.h"
 
@@ -160,6 +161,41 @@ TEST(TokenIds, Parsing) {
   EXPECT_THROW(parse_token_ids("1,x"), Error);
   EXPECT_THROW(parse_token_ids("-3"), Error);
   EXPECT_THROW(parse_token_ids("99999999999"), Error);
+}
+
+// A vocabulary-sized argmax is split into one part per thread: the same index at every thread
+// count, with the maximum at a part's edges, tied across parts, in a part of NaNs next to one of
+// -inf, and when called inside a pool job (the pool busy: one call covers every part).
+TEST(Sampler, ArgmaxSameAtAnyThreadCount) {
+  const int64_t n = 202048;
+  std::vector<float> base(n);
+  for (int64_t i = 0; i < n; ++i) base[i] = -1.0f - static_cast<float>(i % 1000) * 1e-3f;
+  struct Case {
+    std::vector<float> v;
+    int32_t want;
+  };
+  std::vector<Case> cases;
+  for (int64_t at : {int64_t{0}, n / 4 - 1, n / 4, n / 3, n / 2 - 1, n / 2, n - 1}) {
+    Case c{base, static_cast<int32_t>(at)};
+    c.v[at] = 3.0f;
+    if (at + 1 < n) c.v[n - 1] = 3.0f;  // tied in a later part
+    cases.push_back(c);
+  }
+  Case nan_half{std::vector<float>(n, NAN), static_cast<int32_t>(n / 2 + 7)};
+  for (int64_t i = n / 2 + 7; i < n; ++i) nan_half.v[i] = -INFINITY;  // first non-NaN: the first -inf
+  cases.push_back(nan_half);
+  cases.push_back({std::vector<float>(n, NAN), 0});
+  for (int threads : {1, 2, 3, 4}) {
+    ThreadPool::set_global_threads(threads);
+    for (const Case& c : cases) EXPECT_EQ(argmax(c.v.data(), n), c.want) << threads << " threads";
+    std::vector<int32_t> nested(2, -1);
+    ThreadPool::global().parallel_for(2, 1, [&](int64_t a, int64_t b) {
+      for (int64_t j = a; j < b; ++j) nested[j] = argmax(cases[static_cast<size_t>(j + 2)].v.data(), n);
+    });
+    EXPECT_EQ(nested[0], cases[2].want) << threads << " threads, inside a pool job";
+    EXPECT_EQ(nested[1], cases[3].want) << threads << " threads, inside a pool job";
+  }
+  ThreadPool::set_global_threads(0);
 }
 
 }  // namespace
