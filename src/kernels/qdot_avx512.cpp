@@ -318,7 +318,7 @@ __attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, cons
   constexpr int kCol = 16 * 210;
   const __m512i m4 = _mm512_set1_epi8(15), m30 = _mm512_set1_epi8(0x30);
   if (PF)
-    for (int off = 3072; off < kCol; off += 64) prefetch_ahead<kCol, 3 * kCol>(col + off);
+    for (int off = 3072; off < kCol; off += 64) prefetch_ahead<2 * kCol, 3 * kCol>(col + off);
 #pragma GCC unroll 1
   for (int a = 0; a < 4; ++a) {
     __m512i acc[4][NT];
@@ -327,9 +327,9 @@ __attribute__((always_inline)) inline void q6k_column16(const uint8_t* col, cons
 #pragma GCC unroll 4
     for (int c = 4 * a; c < 4 * a + 4; ++c) {
       if (PF) {
-        prefetch_ahead<kCol, 3 * kCol>(col + 64 * c);
-        prefetch_ahead<kCol, 3 * kCol>(col + 64 * (c + 16));
-        prefetch_ahead<kCol, 3 * kCol>(col + 2048 + 64 * c);
+        prefetch_ahead<2 * kCol, 3 * kCol>(col + 64 * c);
+        prefetch_ahead<2 * kCol, 3 * kCol>(col + 64 * (c + 16));
+        prefetch_ahead<2 * kCol, 3 * kCol>(col + 2048 + 64 * c);
       }
       const __m512i l0 = _mm512_loadu_si512(col + 64 * c);
       const __m512i l1 = _mm512_loadu_si512(col + 64 * (c + 16));
@@ -415,14 +415,14 @@ __attribute__((always_inline)) inline void q4k_column16(const uint8_t* col, cons
   constexpr int kCol = 16 * 144;
   const __m512i m4 = _mm512_set1_epi8(15);
   if (PF)
-    for (int off = 2048; off < kCol; off += 64) prefetch_ahead<kCol, 3 * kCol>(col + off);
+    for (int off = 2048; off < kCol; off += 64) prefetch_ahead<2 * kCol, 3 * kCol>(col + off);
 #pragma GCC unroll 1
   for (int j = 0; j < 4; ++j) {
     __m512i lo[NT], hi[NT];
     for (int t = 0; t < NT; ++t) lo[t] = hi[t] = _mm512_setzero_si512();
 #pragma GCC unroll 8
     for (int c = 8 * j; c < 8 * j + 8; ++c) {
-      if (PF) prefetch_ahead<kCol, 3 * kCol>(col + 64 * c);
+      if (PF) prefetch_ahead<2 * kCol, 3 * kCol>(col + 64 * c);
       const __m512i q = _mm512_loadu_si512(col + 64 * c);
       // High nibbles left in place (16x their value, still < 256 for vpdpbusd's unsigned bytes):
       // one and-not instead of a shift and an and; sb is divided by 16 below.
@@ -483,10 +483,10 @@ void q80_rows16(int64_t n, const uint8_t* w, int64_t n_groups, const ActRow* a, 
   rows16_groups<NT>(w, n_groups, n / 32, kCol, y, y_stride, [&](const uint8_t* col, int64_t b, __m512(&out)[NT]) {
     __m512i acc[NT];
     for (int t = 0; t < NT; ++t) acc[t] = _mm512_set1_epi32(-128 * a[t].s[b]);
-    if (PF) prefetch_ahead<kCol, 8 * kCol>(col + 512);
+    if (PF) prefetch_ahead<4 * kCol, 8 * kCol>(col + 512);
 #pragma GCC unroll 8
     for (int c = 0; c < 8; ++c) {
-      if (PF) prefetch_ahead<kCol, 8 * kCol>(col + 64 * c);
+      if (PF) prefetch_ahead<4 * kCol, 8 * kCol>(col + 64 * c);
       const __m512i v = _mm512_xor_si512(_mm512_loadu_si512(col + 64 * c), bias);
       for (int t = 0; t < NT; ++t)
         acc[t] = _mm512_dpbusd_epi32(acc[t], v, _mm512_set1_epi32(static_cast<int>(rd32(reinterpret_cast<const uint8_t*>(a[t].q + 32 * b + 4 * c)))));
