@@ -14,8 +14,14 @@ void rms_norm(const float* x, const float* w, float* y, int64_t T, int64_t n, fl
   for (int64_t t = 0; t < T; ++t) {
     const float* xr = x + t * n;
     float* yr = y + t * n;
-    double ss = 0;
-    for (int64_t i = 0; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
+    // Eight partial sums in double: one serial chain cost ~4 cycles per element (~1.4 us for a
+    // 1024-wide row; decode normalizes ~3300 elements per layer).
+    double p[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t i = 0;
+    for (; i + 8 <= n; i += 8)
+      for (int j = 0; j < 8; ++j) p[j] += static_cast<double>(xr[i + j]) * xr[i + j];
+    double ss = ((p[0] + p[4]) + (p[1] + p[5])) + ((p[2] + p[6]) + (p[3] + p[7]));
+    for (; i < n; ++i) ss += static_cast<double>(xr[i]) * xr[i];
     float r = static_cast<float>(1.0 / std::sqrt(ss / static_cast<double>(n) + eps));
     if (w)
       for (int64_t i = 0; i < n; ++i) yr[i] = xr[i] * r * w[i];
