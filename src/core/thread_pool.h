@@ -32,10 +32,11 @@ class ThreadPool {
   void parallel_chunks(int64_t n, int64_t chunk, const std::function<void(int64_t, int64_t)>& fn);
 
   // Like parallel_chunks, but each thread starts on its own contiguous share of [0, n) (an equal
-  // split, in blocks of `unit` items that it takes front to back) and a thread that runs out takes
-  // the back half of what is left of the fullest share. For one-token decode products: each
-  // thread reads one long stream of weights instead of restarting the hardware prefetchers at
-  // every block, while a late or descheduled thread still holds back little at the end.
+  // split, in blocks of `unit` items that it claims front to back, half of what is left at a time)
+  // and a thread that runs out takes the back half of what is left of the fullest share. For
+  // one-token decode products: each thread reads one long stream of weights instead of restarting
+  // the hardware prefetchers at every block, a late thread's share is taken over, and a thread
+  // descheduled mid-job holds back no more than the claim it is in (at most half its share).
   void parallel_stream(int64_t n, int64_t unit, const std::function<void(int64_t, int64_t)>& fn);
 
   // Process-wide pool used by the kernels; its size is set once by the front end (-t).

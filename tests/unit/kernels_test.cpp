@@ -418,8 +418,8 @@ TEST(ThreadPool, StreamSharesCoverRangeOnceInWholeBlocks) {
 }
 
 TEST(ThreadPool, StreamSharesOfAStalledThreadAreTakenOver) {
-  // The thread that draws the first block stalls for 50 ms; the others must take what is left
-  // of its share (the back halves, repeatedly) instead of waiting for it.
+  // The thread that draws the first block stalls for 50 ms inside its first claim (half of its
+  // share); the other must take the rest of that share instead of waiting for it.
   ThreadPool pool(2);
   const int64_t n = 1024;
   std::vector<std::atomic<int>> hits(n);
@@ -436,7 +436,7 @@ TEST(ThreadPool, StreamSharesOfAStalledThreadAreTakenOver) {
   ASSERT_EQ(done_by.size(), 2u);  // both threads took part
   int64_t most = 0;
   for (const auto& kv : done_by) most = std::max(most, kv.second);
-  EXPECT_GT(most, n * 3 / 4);  // the other thread did far more than its half
+  EXPECT_GE(most, n * 3 / 4);  // its own half and the stalled share's unclaimed half
   // Nested: serial.
   std::atomic<int64_t> total{0};
   pool.parallel_stream(4, 1, [&](int64_t b, int64_t e) {
