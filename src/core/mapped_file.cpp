@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include "core/error.h"
+#include "core/huge_buffer.h"
 #include "core/memory_info.h"
 
 namespace herd {
@@ -23,22 +24,6 @@ namespace {
 // weights on 4 KiB pages, and decode reading them slower and unevenly).
 std::mutex g_ram_mu;
 std::map<uintptr_t, size_t> g_ram_buffers;
-
-constexpr size_t kHugePage = size_t{2} << 20;
-
-// Anonymous memory starting on a huge-page boundary, so that all of it can be backed by huge pages.
-void* map_aligned(size_t n) {
-  const size_t len = n + kHugePage;
-  void* raw = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
-  if (raw == MAP_FAILED) return raw;
-  const uintptr_t r = reinterpret_cast<uintptr_t>(raw);
-  const uintptr_t a = (r + kHugePage - 1) & ~(kHugePage - 1);
-  const size_t page = static_cast<size_t>(::sysconf(_SC_PAGESIZE));
-  const uintptr_t end = a + (n + page - 1) / page * page;
-  if (a > r) ::munmap(raw, a - r);
-  if (r + len > end) ::munmap(reinterpret_cast<void*>(end), r + len - end);
-  return reinterpret_cast<void*>(a);
-}
 
 }  // namespace
 
@@ -65,13 +50,12 @@ MappedFile::MappedFile(const std::string& path, FileAccess access) : path_(path)
       fail(path, ": ", size_, " bytes do not fit in the ", avail,
            " bytes of memory available to read it into (use --mmap to map it instead)");
     }
-    void* p = map_aligned(size_);
+    void* p = map_huge_aligned(size_);
     if (p == MAP_FAILED) {
       int e = errno;
       ::close(fd);
       fail(path, ": cannot allocate ", size_, " bytes to load it into memory: ", std::strerror(e));
     }
-    ::madvise(p, size_, MADV_HUGEPAGE);  // a hint: ignored where THP is off
     size_t got = 0;
     while (got < size_) {
       const ssize_t r = ::pread(fd, static_cast<uint8_t*>(p) + got, std::min<size_t>(size_ - got, size_t{64} << 20),

@@ -17,6 +17,13 @@ DType element_dtype(KVType t) {
 }
 constexpr int64_t kQueryTile = 16;    // queries per attention task
 constexpr int64_t kMaxSegment = 256;  // positions dequantized at once
+// Bytes of one page of a global layer: K then V rows of every KV head (0 for a bad page size,
+// which the constructor reports).
+size_t page_bytes_for(const ModelConfig& c, const KVOptions& o) {
+  const int block = kv_block_size(c.head_dim);
+  return static_cast<size_t>(c.n_kv_heads) * static_cast<size_t>(std::max<int64_t>(o.page_tokens, 0)) *
+         (kv_row_bytes(o.k_type, c.head_dim, block) + kv_row_bytes(o.v_type, c.head_dim, block));
+}
 constexpr char kMagic[8] = {'H', 'E', 'R', 'D', 'K', 'V', '0', '1'};
 
 template <typename T>
@@ -32,14 +39,19 @@ T get(std::istream& in, const char* what) {
 }  // namespace
 
 PagedKVCache::PagedKVCache(const ModelConfig& config, const KVOptions& options)
-    : cfg_(config), opt_(options), n_kv_(config.n_kv_heads), hd_(config.head_dim), block_(kv_block_size(config.head_dim)) {
+    : cfg_(config),
+      opt_(options),
+      n_kv_(config.n_kv_heads),
+      hd_(config.head_dim),
+      block_(kv_block_size(config.head_dim)),
+      pages_(page_bytes_for(config, options)) {
   if (opt_.page_tokens < 1) fail("KV page size must be at least 1 position");
   for (KVType t : {opt_.k_type, opt_.v_type})
     if ((t == KVType::Q8_0 || t == KVType::Q4_0) && (hd_ % block_ != 0 || block_ % 2 != 0))
       fail("KV type ", kv_type_name(t), " needs an even head_dim (got ", hd_, ")");
   rbk_ = kv_row_bytes(opt_.k_type, hd_, block_);
   rbv_ = kv_row_bytes(opt_.v_type, hd_, block_);
-  page_bytes_ = static_cast<size_t>(n_kv_) * opt_.page_tokens * (rbk_ + rbv_);
+  page_bytes_ = page_bytes_for(cfg_, opt_);
   layers_.resize(cfg_.n_layers);
   for (int l = 0; l < cfg_.n_layers; ++l) layers_[l].chunked = cfg_.is_chunked(l);
   if (opt_.ram_budget > 0 || !opt_.disk_dir.empty()) disk_ = std::make_unique<PageFile>(opt_.disk_dir);
@@ -47,9 +59,9 @@ PagedKVCache::PagedKVCache(const ModelConfig& config, const KVOptions& options)
 
 int64_t PagedKVCache::bytes_per_token_layer() const { return static_cast<int64_t>(n_kv_) * static_cast<int64_t>(rbk_ + rbv_); }
 
-uint8_t* PagedKVCache::page_k(Page& p, int g) const { return p.data.get() + static_cast<size_t>(g) * opt_.page_tokens * rbk_; }
+uint8_t* PagedKVCache::page_k(Page& p, int g) const { return p.data + static_cast<size_t>(g) * opt_.page_tokens * rbk_; }
 uint8_t* PagedKVCache::page_v(Page& p, int g) const {
-  return p.data.get() + static_cast<size_t>(n_kv_) * opt_.page_tokens * rbk_ + static_cast<size_t>(g) * opt_.page_tokens * rbv_;
+  return p.data + static_cast<size_t>(n_kv_) * opt_.page_tokens * rbk_ + static_cast<size_t>(g) * opt_.page_tokens * rbv_;
 }
 
 void PagedKVCache::grow_ring(Layer& L, int64_t need) {
@@ -59,15 +71,36 @@ void PagedKVCache::grow_ring(Layer& L, int64_t need) {
   // whole ring every 256 tokens: ~0.3 ms per layer at 256 positions, more the longer it got.)
   const int64_t ceiling = cfg_.chunk_size + std::max(opt_.max_slice, need) - 1;
   int64_t cap = std::max(need, std::min((need + need / 2 + 255) / 256 * 256, ceiling));
-  std::vector<uint8_t> nk(static_cast<size_t>(n_kv_) * cap * rbk_), nv(static_cast<size_t>(n_kv_) * cap * rbv_);
+  Layer grown;
+  grown.cap = cap;
+  grown.ring = HugeBuffer(static_cast<size_t>(n_kv_) * cap * (rbk_ + rbv_), "the KV cache chunk ring");
   for (int64_t x = std::max(L.lo, L.count - L.cap); x < L.count && L.cap > 0; ++x)
     for (int g = 0; g < n_kv_; ++g) {
-      std::memcpy(&nk[(g * cap + x % cap) * rbk_], &L.ring_k[(g * L.cap + x % L.cap) * rbk_], rbk_);
-      std::memcpy(&nv[(g * cap + x % cap) * rbv_], &L.ring_v[(g * L.cap + x % L.cap) * rbv_], rbv_);
+      std::memcpy(ring_k(grown, g, x % cap), ring_k(L, g, x % L.cap), rbk_);
+      std::memcpy(ring_v(grown, g, x % cap), ring_v(L, g, x % L.cap), rbv_);
     }
-  L.ring_k.swap(nk);
-  L.ring_v.swap(nv);
+  L.ring = std::move(grown.ring);
   L.cap = cap;
+}
+
+uint8_t* PagedKVCache::ring_k(const Layer& L, int g, int64_t slot) const {
+  return L.ring.data() + static_cast<size_t>(g * L.cap + slot) * rbk_;
+}
+uint8_t* PagedKVCache::ring_v(const Layer& L, int g, int64_t slot) const {
+  return L.ring.data() + static_cast<size_t>(n_kv_ * L.cap) * rbk_ + static_cast<size_t>(g * L.cap + slot) * rbv_;
+}
+
+int64_t PagedKVCache::ring_bytes() const {
+  int64_t n = 0;
+  for (const Layer& L : layers_) n += static_cast<int64_t>(L.ring.size());
+  return n;
+}
+
+void PagedKVCache::drop_page(Page& p) {
+  if (!p.data) return;
+  pages_.release(p.data);
+  p.data = nullptr;
+  --pages_in_ram_;
 }
 
 int64_t PagedKVCache::ram_page_bytes() const { return pages_in_ram_ * static_cast<int64_t>(page_bytes_); }
@@ -77,9 +110,9 @@ PagedKVCache::Page& PagedKVCache::page_for_write(int layer, int64_t pi) {
   if (static_cast<int64_t>(pages.size()) <= pi) pages.resize(pi + 1);
   Page& p = pages[pi];
   if (!p.data) {
-    p.data.reset(new uint8_t[page_bytes_]());
+    p.data = pages_.acquire();
     if (p.disk_offset >= 0) {  // written again after a rewind: bring the spilled copy back
-      disk_->read(p.disk_offset, p.data.get(), page_bytes_);
+      disk_->read(p.disk_offset, p.data, page_bytes_);
       p.disk_offset = -1;
     }
     ++pages_in_ram_;
@@ -90,9 +123,8 @@ PagedKVCache::Page& PagedKVCache::page_for_write(int layer, int64_t pi) {
 
 void PagedKVCache::enforce_budget(int keep_layer, int64_t keep_page) {
   if (opt_.ram_budget <= 0) return;
-  int64_t ring_bytes = 0;
-  for (auto& L : layers_) ring_bytes += static_cast<int64_t>(L.ring_k.size() + L.ring_v.size());
-  while (ring_bytes + ram_page_bytes() > opt_.ram_budget) {
+  const int64_t rings = ring_bytes();
+  while (rings + ram_page_bytes() > opt_.ram_budget) {
     // Spill the oldest page in RAM, never a layer's newest page (it is being written).
     int best_l = -1;
     int64_t best_p = INT64_MAX;
@@ -106,12 +138,11 @@ void PagedKVCache::enforce_budget(int keep_layer, int64_t keep_page) {
         }
     }
     if (best_l < 0)
-      fail("KV RAM budget of ", opt_.ram_budget, " bytes is too small: the chunk rings take ", ring_bytes,
+      fail("KV RAM budget of ", opt_.ram_budget, " bytes is too small: the chunk rings take ", rings,
            " bytes and each global layer needs one ", page_bytes_, "-byte page in memory");
     Page& p = layers_[best_l].pages[best_p];
-    p.disk_offset = disk_->append(p.data.get(), page_bytes_);
-    p.data.reset();
-    --pages_in_ram_;
+    p.disk_offset = disk_->append(p.data, page_bytes_);
+    drop_page(p);
   }
 }
 
@@ -129,8 +160,8 @@ void PagedKVCache::write(int layer, const int64_t* pos, int64_t T, const float* 
     for (int64_t t = 0; t < T; ++t) {
       const int64_t slot = pos[t] % L.cap;
       for (int g = 0; g < n_kv_; ++g) {
-        kv_store_row(opt_.k_type, k + t * kvd + g * hd_, hd_, block_, &L.ring_k[(g * L.cap + slot) * rbk_]);
-        kv_store_row(opt_.v_type, v + t * kvd + g * hd_, hd_, block_, &L.ring_v[(g * L.cap + slot) * rbv_]);
+        kv_store_row(opt_.k_type, k + t * kvd + g * hd_, hd_, block_, ring_k(L, g, slot));
+        kv_store_row(opt_.v_type, v + t * kvd + g * hd_, hd_, block_, ring_v(L, g, slot));
       }
     }
     L.count = pos[T - 1] + 1;
@@ -169,8 +200,8 @@ void PagedKVCache::attend_task(int layer, int g, const int64_t* pos, const int64
     if (L.chunked) {
       const int64_t slot = x % L.cap;
       len = std::min({to - x + 1, L.cap - slot, kMaxSegment});
-      kp = &L.ring_k[(g * L.cap + slot) * rbk_];
-      vp = &L.ring_v[(g * L.cap + slot) * rbv_];
+      kp = ring_k(L, g, slot);
+      vp = ring_v(L, g, slot);
     } else {
       const int64_t pi = x / P, off = x % P;
       len = std::min({to - x + 1, P - off, kMaxSegment});
@@ -255,8 +286,7 @@ void PagedKVCache::truncate(int64_t n) {
   if (n == 0) {
     for (Layer& L : layers_) {
       L.count = L.lo = 0;
-      for (auto& p : L.pages)
-        if (p.data) --pages_in_ram_;
+      for (auto& p : L.pages) drop_page(p);
       L.pages.clear();
     }
     if (disk_) disk_->reset();
@@ -268,8 +298,7 @@ void PagedKVCache::truncate(int64_t n) {
     L.count = n;
     if (!L.chunked) {
       const int64_t keep = (n + opt_.page_tokens - 1) / opt_.page_tokens;
-      for (int64_t i = keep; i < static_cast<int64_t>(L.pages.size()); ++i)
-        if (L.pages[i].data) --pages_in_ram_;
+      for (int64_t i = keep; i < static_cast<int64_t>(L.pages.size()); ++i) drop_page(L.pages[i]);
       L.pages.resize(keep);
     }
   }
@@ -284,8 +313,7 @@ int64_t PagedKVCache::pages_on_disk() const {
 
 KVCache::MemoryUse PagedKVCache::memory_use() const {
   MemoryUse m;
-  for (const Layer& L : layers_) m.ram_bytes += static_cast<int64_t>(L.ring_k.size() + L.ring_v.size());
-  m.ram_bytes += ram_page_bytes();
+  m.ram_bytes = ring_bytes() + ram_page_bytes();
   m.disk_bytes = pages_on_disk() * static_cast<int64_t>(page_bytes_);
   return m;
 }
@@ -310,12 +338,12 @@ void PagedKVCache::save(std::ostream& o) const {
       put<int64_t>(o, start);
       for (int g = 0; g < n_kv_; ++g)
         for (int64_t x = start; x < L.count; ++x) {
-          o.write(reinterpret_cast<const char*>(&L.ring_k[(g * L.cap + x % L.cap) * rbk_]), static_cast<std::streamsize>(rbk_));
-          o.write(reinterpret_cast<const char*>(&L.ring_v[(g * L.cap + x % L.cap) * rbv_]), static_cast<std::streamsize>(rbv_));
+          o.write(reinterpret_cast<const char*>(ring_k(L, g, x % L.cap)), static_cast<std::streamsize>(rbk_));
+          o.write(reinterpret_cast<const char*>(ring_v(L, g, x % L.cap)), static_cast<std::streamsize>(rbv_));
         }
     } else {
       for (const Page& p : L.pages) {
-        const uint8_t* src = p.data.get();
+        const uint8_t* src = p.data;
         if (!src) {
           disk_->read(p.disk_offset, page.data(), page_bytes_);
           src = page.data();
@@ -360,8 +388,8 @@ void PagedKVCache::load(std::istream& in) {
       grow_ring(Ly, std::max<int64_t>(count - start, 1));
       for (int g = 0; g < n_kv_; ++g)
         for (int64_t x = start; x < count; ++x) {
-          if (!in.read(reinterpret_cast<char*>(&Ly.ring_k[(g * Ly.cap + x % Ly.cap) * rbk_]), static_cast<std::streamsize>(rbk_)) ||
-              !in.read(reinterpret_cast<char*>(&Ly.ring_v[(g * Ly.cap + x % Ly.cap) * rbv_]), static_cast<std::streamsize>(rbv_)))
+          if (!in.read(reinterpret_cast<char*>(ring_k(Ly, g, x % Ly.cap)), static_cast<std::streamsize>(rbk_)) ||
+              !in.read(reinterpret_cast<char*>(ring_v(Ly, g, x % Ly.cap)), static_cast<std::streamsize>(rbv_)))
             fail("KV state truncated in layer ", l);
         }
       Ly.count = count;
@@ -369,7 +397,7 @@ void PagedKVCache::load(std::istream& in) {
       const int64_t pages = (count + opt_.page_tokens - 1) / opt_.page_tokens;
       for (int64_t i = 0; i < pages; ++i) {
         Page& p = page_for_write(l, i);
-        if (!in.read(reinterpret_cast<char*>(p.data.get()), static_cast<std::streamsize>(page_bytes_)))
+        if (!in.read(reinterpret_cast<char*>(p.data), static_cast<std::streamsize>(page_bytes_)))
           fail("KV state truncated in layer ", l, " page ", i);
       }
       Ly.count = count;

@@ -2,12 +2,15 @@
 // herd's long-context KV cache. Chunked (RoPE) layers keep only a ring of the current chunk plus
 // one prefill slice; global (NoPE) layers keep every position in fixed-size pages. Keys and values
 // are stored as f32, f16, bf16, q8_0 or q4_0 (independently), and pages beyond a RAM budget spill
-// to a disk file and stream back during attention.
+// to a disk file and stream back during attention. Rings and pages live on transparent huge pages
+// (core/huge_buffer.h, kv/page_arena.h).
 #include <memory>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "kv/kv_cache.h"
 #include "kv/kv_options.h"
+#include "kv/page_arena.h"
 #include "kv/page_file.h"
 #include "model/model_config.h"
 
@@ -34,20 +37,24 @@ class PagedKVCache : public KVCache {
 
  private:
   struct Page {
-    std::unique_ptr<uint8_t[]> data;  // [K: n_kv][P][rbk] then [V: n_kv][P][rbv]; null when spilled
+    uint8_t* data = nullptr;  // in pages_: [K: n_kv][P][rbk] then [V: n_kv][P][rbv]; null when spilled
     int64_t disk_offset = -1;
   };
   struct Layer {
     bool chunked = false;
     int64_t count = 0;  // positions written
-    // chunked: ring buffer, K [n_kv][cap][rbk] and V [n_kv][cap][rbv]; slot = pos % cap
+    // chunked: ring buffer, K [n_kv][cap][rbk] then V [n_kv][cap][rbv] in `ring`; slot = pos % cap
     int64_t cap = 0, lo = 0;  // lo: oldest position still in the ring
-    std::vector<uint8_t> ring_k, ring_v;
+    HugeBuffer ring;
     // global: pages of opt_.page_tokens positions
     std::vector<Page> pages;
   };
 
   void grow_ring(Layer& L, int64_t need);
+  uint8_t* ring_k(const Layer& L, int g, int64_t slot) const;
+  uint8_t* ring_v(const Layer& L, int g, int64_t slot) const;
+  int64_t ring_bytes() const;
+  void drop_page(Page& p);
   Page& page_for_write(int layer, int64_t page_index);
   void enforce_budget(int keep_layer, int64_t keep_page);
   uint8_t* page_k(Page& p, int g) const;
@@ -62,6 +69,7 @@ class PagedKVCache : public KVCache {
   int n_kv_, hd_, block_;
   size_t rbk_, rbv_, page_bytes_;
   std::vector<Layer> layers_;
+  PageArena pages_;
   std::unique_ptr<PageFile> disk_;
   int64_t pages_in_ram_ = 0;
 };

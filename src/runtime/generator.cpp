@@ -61,7 +61,7 @@ void Generator::restore(std::vector<int32_t> history, const Sampler& sampler, st
   history_ = std::move(history);
   sampler_ = sampler;
   have_logits_ = !next_logits.empty();
-  if (have_logits_) logits_ = std::move(next_logits);
+  if (have_logits_) logits_.assign(next_logits.begin(), next_logits.end());
 }
 
 void Generator::rewind(size_t n) {

@@ -5,6 +5,7 @@
 #include <functional>
 #include <vector>
 
+#include "core/huge_buffer.h"
 #include "kv/kv_cache.h"
 #include "model/text_model.h"
 #include "runtime/sampler.h"
@@ -38,7 +39,7 @@ class Generator {
   std::vector<int32_t> generate_more(int64_t max_new_tokens, const std::function<bool(int32_t)>& on_token);
 
   // State needed to continue exactly where a session left off.
-  const std::vector<float>& next_logits() const { return logits_; }
+  const HugeVector<float>& next_logits() const { return logits_; }
   bool has_next_logits() const { return have_logits_; }
   Sampler& sampler() { return sampler_; }
   // Restores history, sampler state and the pending next-token logits (the cache is restored
@@ -56,7 +57,7 @@ class Generator {
   KVCache& cache_;
   GenerateOptions opts_;
   Sampler sampler_;
-  std::vector<float> logits_;
+  HugeVector<float> logits_;  // rewritten and reread every token: on huge pages
   std::vector<int32_t> history_;
   bool have_logits_ = false;
   GenerateStats stats_;

@@ -4,6 +4,7 @@
 #include <chrono>
 #include <exception>
 
+#include "core/huge_buffer.h"
 #include "server/logprobs.h"
 #include "server/stop_matcher.h"
 #include "tokenizer/stream_decoder.h"
@@ -21,7 +22,7 @@ struct Scheduler::Slot {
   Sampler sampler;
   StreamDecoder dec;
   StopMatcher stops;
-  std::vector<float> logits;
+  HugeVector<float> logits;  // rewritten and reread every token: on huge pages
   Clock::time_point last_token;
   bool finished = false;
 

@@ -13,6 +13,7 @@
 
 #include "command.h"
 #include "core/error.h"
+#include "core/huge_buffer.h"
 #include "core/thread_pool.h"
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
@@ -109,7 +110,7 @@ void run_bench(const BenchArgs& a) {
     for (int64_t i = 0; i < n; ++i) ids[i] = static_cast<int32_t>((i * 7919 + 13 + salt * 104729) % V);
     return ids;
   };
-  std::vector<float> logits(V);
+  HugeVector<float> logits(V);  // as the generator's (runtime/generator.h)
 
   // Warm-up: fault in the mapped weights (a prompt routes through most experts).
   {
