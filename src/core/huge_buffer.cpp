@@ -44,24 +44,26 @@ void* allocate_huge_pages(size_t bytes) {
 
 void free_huge_pages(void* p, size_t bytes) { unmap_huge_aligned(p, round_up(bytes, kHugePageBytes)); }
 
-HugeBuffer::HugeBuffer(size_t bytes, const char* what) : size_(bytes) {
+HugeBuffer::HugeBuffer(size_t bytes, const char* what, bool huge) : size_(bytes) {
   if (bytes == 0) return;
-  // Whole huge pages: the kernel backs a range with one only where the mapping covers all of it.
-  void* p = map_huge_aligned(round_up(bytes, kHugePageBytes));
+  mapped_ = round_up(bytes, huge ? kHugePageBytes : system_page());
+  void* p = huge ? map_huge_aligned(mapped_)
+                 : ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
   if (p == MAP_FAILED) fail("cannot allocate ", bytes, " bytes for ", what, ": ", std::strerror(errno));
   data_ = static_cast<uint8_t*>(p);
 }
 
-HugeBuffer::~HugeBuffer() { unmap_huge_aligned(data_, round_up(size_, kHugePageBytes)); }
+HugeBuffer::~HugeBuffer() { unmap_huge_aligned(data_, mapped_); }
 
 HugeBuffer::HugeBuffer(HugeBuffer&& o) noexcept
-    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)) {}
+    : data_(std::exchange(o.data_, nullptr)), size_(std::exchange(o.size_, 0)), mapped_(std::exchange(o.mapped_, 0)) {}
 
 HugeBuffer& HugeBuffer::operator=(HugeBuffer&& o) noexcept {
   if (this != &o) {
-    unmap_huge_aligned(data_, round_up(size_, kHugePageBytes));
+    unmap_huge_aligned(data_, mapped_);
     data_ = std::exchange(o.data_, nullptr);
     size_ = std::exchange(o.size_, 0);
+    mapped_ = std::exchange(o.mapped_, 0);
   }
   return *this;
 }

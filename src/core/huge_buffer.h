@@ -3,7 +3,8 @@
 // data that decode revisits between long streams of other memory (KV cache rows, logits). On
 // 4 KiB pages every visit pays a page walk per 4 KiB, from memory, once the weight stream has
 // evicted the page tables: mini-scout decode attention at 256-512 positions averaged 1.5-2.5x the
-// time (per-step timers; the slow visits, not the typical one).
+// time (per-step timers; the slow visits, not the typical one). A huge page is 2 MiB of memory
+// once touched, so small buffers stay on ordinary pages (callers choose; kHugeMinBytes).
 #include <cstddef>
 #include <cstdint>
 #include <new>
@@ -12,6 +13,8 @@
 namespace herd {
 
 inline constexpr size_t kHugePageBytes = size_t{2} << 20;
+// Below this a buffer would waste more than 3/4 of a huge page: ordinary pages instead.
+inline constexpr size_t kHugeMinBytes = size_t{512} << 10;
 
 // n bytes (rounded up to the system page size) of zeroed, read-write anonymous memory starting on a
 // huge-page boundary, advised MADV_HUGEPAGE; MAP_FAILED (errno set) on failure. Free with
@@ -22,8 +25,10 @@ void unmap_huge_aligned(void* p, size_t n);
 class HugeBuffer {
  public:
   HugeBuffer() = default;
-  // Throws herd::Error naming `what` when the memory cannot be had.
-  HugeBuffer(size_t bytes, const char* what);
+  // `bytes` zeroed bytes; on huge pages (rounded up to whole ones: the kernel backs only ranges a
+  // mapping covers completely) when `huge`, else on ordinary pages. Throws herd::Error naming
+  // `what` when the memory cannot be had.
+  HugeBuffer(size_t bytes, const char* what, bool huge = true);
   ~HugeBuffer();
   HugeBuffer(HugeBuffer&& o) noexcept;
   HugeBuffer& operator=(HugeBuffer&& o) noexcept;
@@ -38,12 +43,11 @@ class HugeBuffer {
 
  private:
   uint8_t* data_ = nullptr;
-  size_t size_ = 0;
+  size_t size_ = 0, mapped_ = 0;
 };
 
 // std::vector storage from map_huge_aligned for buffers of kHugeMinBytes or more (rounded up to
-// whole huge pages: the kernel backs only ranges a mapping covers completely), operator new below.
-inline constexpr size_t kHugeMinBytes = size_t{256} << 10;
+// whole huge pages), operator new below.
 void* allocate_huge_pages(size_t bytes);  // throws std::bad_alloc
 void free_huge_pages(void* p, size_t bytes);
 

@@ -23,7 +23,9 @@ uint8_t* PageArena::acquire() {
     return p;
   }
   if (chunks_.empty() || used_in_last_ == slots_per_chunk_) {
-    chunks_.emplace_back(slots_per_chunk_ * slot_bytes_, "KV cache pages");
+    // Pages under kHugeMinBytes stay on ordinary pages: a cache holding only a few of them would
+    // otherwise take a whole huge page.
+    chunks_.emplace_back(slots_per_chunk_ * slot_bytes_, "KV cache pages", page_bytes_ >= kHugeMinBytes);
     used_in_last_ = 0;
   }
   return chunks_.back().data() + used_in_last_++ * slot_bytes_;

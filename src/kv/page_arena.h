@@ -3,6 +3,7 @@
 // attention walks a global layer's pages without a page walk per 4 KiB. A chunk reserves room for
 // many pages but the system backs only what is touched, 2 MiB at a time; a released page's memory
 // goes back to the system at once (a RAM budget stays a budget) and its slot is reused first.
+// Pages smaller than kHugeMinBytes use ordinary pages.
 #include <cstddef>
 #include <cstdint>
 #include <vector>

@@ -53,7 +53,11 @@ PagedKVCache::PagedKVCache(const ModelConfig& config, const KVOptions& options)
   rbv_ = kv_row_bytes(opt_.v_type, hd_, block_);
   page_bytes_ = page_bytes_for(cfg_, opt_);
   layers_.resize(cfg_.n_layers);
-  for (int l = 0; l < cfg_.n_layers; ++l) layers_[l].chunked = cfg_.is_chunked(l);
+  for (int l = 0; l < cfg_.n_layers; ++l)
+    if ((layers_[l].chunked = cfg_.is_chunked(l))) {
+      if (n_rings_ == 0) first_ring_ = l;
+      layers_[l].ring = n_rings_++;
+    }
   if (opt_.ram_budget > 0 || !opt_.disk_dir.empty()) disk_ = std::make_unique<PageFile>(opt_.disk_dir);
 }
 
@@ -64,37 +68,39 @@ uint8_t* PagedKVCache::page_v(Page& p, int g) const {
   return p.data + static_cast<size_t>(n_kv_) * opt_.page_tokens * rbk_ + static_cast<size_t>(g) * opt_.page_tokens * rbv_;
 }
 
-void PagedKVCache::grow_ring(Layer& L, int64_t need) {
-  if (L.cap >= need) return;
+void PagedKVCache::grow_ring(int64_t need) {
+  if (n_rings_ == 0) return;
+  const int64_t old_cap = layers_[first_ring_].cap;
+  if (old_cap >= need) return;
   // Grow by half again (in whole 256-position steps) up to chunk + slice - 1: short contexts stay
   // small, and each position is copied O(1) times on average. (Steps of a fixed 256 copied the
   // whole ring every 256 tokens: ~0.3 ms per layer at 256 positions, more the longer it got.)
   const int64_t ceiling = cfg_.chunk_size + std::max(opt_.max_slice, need) - 1;
   int64_t cap = std::max(need, std::min((need + need / 2 + 255) / 256 * 256, ceiling));
-  Layer grown;
-  grown.cap = cap;
-  grown.ring = HugeBuffer(static_cast<size_t>(n_kv_) * cap * (rbk_ + rbv_), "the KV cache chunk ring");
-  for (int64_t x = std::max(L.lo, L.count - L.cap); x < L.count && L.cap > 0; ++x)
-    for (int g = 0; g < n_kv_; ++g) {
-      std::memcpy(ring_k(grown, g, x % cap), ring_k(L, g, x % L.cap), rbk_);
-      std::memcpy(ring_v(grown, g, x % cap), ring_v(L, g, x % L.cap), rbv_);
-    }
-  L.ring = std::move(grown.ring);
-  L.cap = cap;
+  const size_t bytes = static_cast<size_t>(n_rings_) * static_cast<size_t>(n_kv_ * cap) * (rbk_ + rbv_);
+  HugeBuffer grown(bytes, "the KV cache chunk rings", bytes >= kHugeMinBytes);
+  for (const Layer& L : layers_)
+    if (L.chunked)
+      for (int64_t x = std::max(L.lo, L.count - old_cap); x < L.count && old_cap > 0; ++x)
+        for (int g = 0; g < n_kv_; ++g) {
+          std::memcpy(ring_row(grown, cap, L.ring, false, g, x % cap), ring_k(L, g, x % old_cap), rbk_);
+          std::memcpy(ring_row(grown, cap, L.ring, true, g, x % cap), ring_v(L, g, x % old_cap), rbv_);
+        }
+  rings_ = std::move(grown);
+  for (Layer& L : layers_)
+    if (L.chunked) L.cap = cap;
 }
 
-uint8_t* PagedKVCache::ring_k(const Layer& L, int g, int64_t slot) const {
-  return L.ring.data() + static_cast<size_t>(g * L.cap + slot) * rbk_;
+uint8_t* PagedKVCache::ring_row(const HugeBuffer& rings, int64_t cap, int ring, bool value, int g, int64_t slot) const {
+  const size_t rows = static_cast<size_t>(n_kv_ * cap);  // per ring and K or V
+  uint8_t* base = rings.data() + static_cast<size_t>(ring) * rows * (rbk_ + rbv_);
+  if (!value) return base + static_cast<size_t>(g * cap + slot) * rbk_;
+  return base + rows * rbk_ + static_cast<size_t>(g * cap + slot) * rbv_;
 }
-uint8_t* PagedKVCache::ring_v(const Layer& L, int g, int64_t slot) const {
-  return L.ring.data() + static_cast<size_t>(n_kv_ * L.cap) * rbk_ + static_cast<size_t>(g * L.cap + slot) * rbv_;
-}
+uint8_t* PagedKVCache::ring_k(const Layer& L, int g, int64_t slot) const { return ring_row(rings_, L.cap, L.ring, false, g, slot); }
+uint8_t* PagedKVCache::ring_v(const Layer& L, int g, int64_t slot) const { return ring_row(rings_, L.cap, L.ring, true, g, slot); }
 
-int64_t PagedKVCache::ring_bytes() const {
-  int64_t n = 0;
-  for (const Layer& L : layers_) n += static_cast<int64_t>(L.ring.size());
-  return n;
-}
+int64_t PagedKVCache::ring_bytes() const { return static_cast<int64_t>(rings_.size()); }
 
 void PagedKVCache::drop_page(Page& p) {
   if (!p.data) return;
@@ -156,7 +162,7 @@ void PagedKVCache::write(int layer, const int64_t* pos, int64_t T, const float* 
   if (L.chunked) {
     const int64_t C = cfg_.chunk_size;
     const int64_t first_needed = (pos[0] / C) * C;
-    grow_ring(L, pos[T - 1] - std::max(first_needed, L.lo) + 1);
+    grow_ring(pos[T - 1] - std::max(first_needed, L.lo) + 1);
     for (int64_t t = 0; t < T; ++t) {
       const int64_t slot = pos[t] % L.cap;
       for (int g = 0; g < n_kv_; ++g) {
@@ -385,7 +391,7 @@ void PagedKVCache::load(std::istream& in) {
         fail("KV state: bad chunk window [", start, ", ", count, ") in layer ", l);
       Ly.lo = start;
       Ly.count = start;
-      grow_ring(Ly, std::max<int64_t>(count - start, 1));
+      grow_ring(std::max<int64_t>(count - start, 1));
       for (int g = 0; g < n_kv_; ++g)
         for (int64_t x = start; x < count; ++x) {
           if (!in.read(reinterpret_cast<char*>(ring_k(Ly, g, x % Ly.cap)), static_cast<std::streamsize>(rbk_)) ||

@@ -43,14 +43,16 @@ class PagedKVCache : public KVCache {
   struct Layer {
     bool chunked = false;
     int64_t count = 0;  // positions written
-    // chunked: ring buffer, K [n_kv][cap][rbk] then V [n_kv][cap][rbv] in `ring`; slot = pos % cap
+    // chunked: a ring in rings_, K [n_kv][cap][rbk] then V [n_kv][cap][rbv]; slot = pos % cap
+    int ring = -1;            // index among the chunked layers
     int64_t cap = 0, lo = 0;  // lo: oldest position still in the ring
-    HugeBuffer ring;
     // global: pages of opt_.page_tokens positions
     std::vector<Page> pages;
   };
 
-  void grow_ring(Layer& L, int64_t need);
+  // Makes every ring hold at least `need` positions (all chunked layers grow together).
+  void grow_ring(int64_t need);
+  uint8_t* ring_row(const HugeBuffer& rings, int64_t cap, int ring, bool value, int g, int64_t slot) const;
   uint8_t* ring_k(const Layer& L, int g, int64_t slot) const;
   uint8_t* ring_v(const Layer& L, int g, int64_t slot) const;
   int64_t ring_bytes() const;
@@ -69,6 +71,10 @@ class PagedKVCache : public KVCache {
   int n_kv_, hd_, block_;
   size_t rbk_, rbv_, page_bytes_;
   std::vector<Layer> layers_;
+  // Every chunked layer's ring in one buffer (they all hold the same positions, so they grow
+  // together): one rounding to whole huge pages per cache, not one per layer.
+  HugeBuffer rings_;
+  int n_rings_ = 0, first_ring_ = 0;
   PageArena pages_;
   std::unique_ptr<PageFile> disk_;
   int64_t pages_in_ram_ = 0;

@@ -26,6 +26,10 @@ TEST(HugeBuffer, IsZeroedAlignedAndWritable) {
     std::memset(b.data(), 0xab, n);
     EXPECT_EQ(b.data()[n - 1], 0xab);
   }
+  HugeBuffer small(5000, "a small buffer", false);  // ordinary pages
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(small.data()) % 4096, 0u);
+  EXPECT_TRUE(all_zero(small.data(), 5000));
+  small.release(0, 5000);
   HugeBuffer empty(0, "nothing");
   EXPECT_EQ(empty.data(), nullptr);
 }
@@ -102,6 +106,14 @@ TEST(PageArena, PagesAreZeroedDistinctAndReusedAfterRelease) {
   uint8_t* again = arena.acquire();
   EXPECT_EQ(again, gone);
   EXPECT_TRUE(all_zero(again, page));
+  PageArena small_pages(3000);  // under kHugeMinBytes: ordinary pages
+  uint8_t* a = small_pages.acquire();
+  uint8_t* b = small_pages.acquire();
+  EXPECT_GE(b - a, 3000);
+  std::memset(a, 1, 3000);
+  small_pages.release(a);
+  EXPECT_EQ(small_pages.acquire(), a);
+  EXPECT_TRUE(all_zero(a, 3000));
   uint8_t stray[16];
   EXPECT_THROW(arena.release(stray), Error);
 }

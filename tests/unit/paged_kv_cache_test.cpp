@@ -71,6 +71,26 @@ TEST(PagedKVCache, MatchesReferenceAcrossChunksPagesAndSlices) {
   }
 }
 
+TEST(PagedKVCache, SeveralChunkedLayersGrowTogetherOnHugePages) {
+  // Three chunked layers share one ring buffer and grow together; at head_dim 128 the rings and
+  // the 512 KiB pages are large enough for huge pages (core/huge_buffer.h).
+  ModelConfig c = small_config(512);
+  c.n_layers = 4;
+  c.rope_layer = {true, true, true, false};
+  c.moe_layer = {true, true, true, true};
+  c.head_dim = 128;
+  KVOptions o;  // 256-position pages of 2 x 256 x 1 KiB
+  o.max_slice = 8;
+  EXPECT_LE(compare_with_reference(c, o, {1, 200, 1, 1, 300, 57, 1, 400, 2}), 1e-5f);
+  PagedKVCache cache(c, o);
+  std::vector<float> k(600 * 256, 0.5f), v(600 * 256, -0.5f);
+  std::vector<int64_t> pos(600);
+  for (int64_t t = 0; t < 600; ++t) pos[t] = t;
+  for (int l = 0; l < 4; ++l) cache.write(l, pos.data(), 600, k.data(), v.data());
+  // Rings of the three chunked layers (one buffer) plus three pages of the global layer.
+  EXPECT_GE(cache.memory_use().ram_bytes, 3 * 600 * 1024 + 3 * 512 * 1024);
+}
+
 TEST(PagedKVCache, HeadDim128GroupsOfFiveMatchReference) {
   // Llama 4's head_dim (the AVX-512 loops) with Scout's group of 5 query heads per KV head (taken
   // four, then one, at a time), decode-sized and prefill-sized slices across pages.
