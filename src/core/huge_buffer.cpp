@@ -16,10 +16,11 @@ size_t system_page() { return static_cast<size_t>(::sysconf(_SC_PAGESIZE)); }
 size_t round_up(size_t n, size_t to) { return (n + to - 1) / to * to; }
 }  // namespace
 
-void* map_huge_aligned(size_t n) {
+void* map_huge_aligned(size_t n, bool reserve_only) {
   // Map a huge page more than asked, then trim the ends so that the rest starts on a boundary.
   const size_t len = n + kHugePageBytes;
-  void* raw = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  const int flags = MAP_PRIVATE | MAP_ANONYMOUS | (reserve_only ? MAP_NORESERVE : 0);
+  void* raw = ::mmap(nullptr, len, PROT_READ | PROT_WRITE, flags, -1, 0);
   if (raw == MAP_FAILED) return raw;
   const uintptr_t r = reinterpret_cast<uintptr_t>(raw);
   const uintptr_t a = (r + kHugePageBytes - 1) & ~(kHugePageBytes - 1);
@@ -44,11 +45,12 @@ void* allocate_huge_pages(size_t bytes) {
 
 void free_huge_pages(void* p, size_t bytes) { unmap_huge_aligned(p, round_up(bytes, kHugePageBytes)); }
 
-HugeBuffer::HugeBuffer(size_t bytes, const char* what, bool huge) : size_(bytes) {
+HugeBuffer::HugeBuffer(size_t bytes, const char* what, bool huge, bool reserve_only) : size_(bytes) {
   if (bytes == 0) return;
   mapped_ = round_up(bytes, huge ? kHugePageBytes : system_page());
-  void* p = huge ? map_huge_aligned(mapped_)
-                 : ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+  void* p = huge ? map_huge_aligned(mapped_, reserve_only)
+                 : ::mmap(nullptr, mapped_, PROT_READ | PROT_WRITE,
+                          MAP_PRIVATE | MAP_ANONYMOUS | (reserve_only ? MAP_NORESERVE : 0), -1, 0);
   if (p == MAP_FAILED) fail("cannot allocate ", bytes, " bytes for ", what, ": ", std::strerror(errno));
   data_ = static_cast<uint8_t*>(p);
 }

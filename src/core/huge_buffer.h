@@ -18,8 +18,9 @@ inline constexpr size_t kHugeMinBytes = size_t{512} << 10;
 
 // n bytes (rounded up to the system page size) of zeroed, read-write anonymous memory starting on a
 // huge-page boundary, advised MADV_HUGEPAGE; MAP_FAILED (errno set) on failure. Free with
-// unmap_huge_aligned(p, n).
-void* map_huge_aligned(size_t n);
+// unmap_huge_aligned(p, n). `reserve_only`: MAP_NORESERVE, for address space that is mostly never
+// touched (the KV page arena's chunks); memory that will all be filled is accounted up front.
+void* map_huge_aligned(size_t n, bool reserve_only = false);
 void unmap_huge_aligned(void* p, size_t n);
 
 class HugeBuffer {
@@ -27,8 +28,8 @@ class HugeBuffer {
   HugeBuffer() = default;
   // `bytes` zeroed bytes; on huge pages (rounded up to whole ones: the kernel backs only ranges a
   // mapping covers completely) when `huge`, else on ordinary pages. Throws herd::Error naming
-  // `what` when the memory cannot be had.
-  HugeBuffer(size_t bytes, const char* what, bool huge = true);
+  // `what` when the memory cannot be had. `reserve_only` as for map_huge_aligned.
+  HugeBuffer(size_t bytes, const char* what, bool huge = true, bool reserve_only = false);
   ~HugeBuffer();
   HugeBuffer(HugeBuffer&& o) noexcept;
   HugeBuffer& operator=(HugeBuffer&& o) noexcept;

@@ -25,7 +25,8 @@ uint8_t* PageArena::acquire() {
   if (chunks_.empty() || used_in_last_ == slots_per_chunk_) {
     // Pages under kHugeMinBytes stay on ordinary pages: a cache holding only a few of them would
     // otherwise take a whole huge page.
-    chunks_.emplace_back(slots_per_chunk_ * slot_bytes_, "KV cache pages", page_bytes_ >= kHugeMinBytes);
+    chunks_.emplace_back(slots_per_chunk_ * slot_bytes_, "KV cache pages", page_bytes_ >= kHugeMinBytes,
+                         /*reserve_only=*/true);
     used_in_last_ = 0;
   }
   return chunks_.back().data() + used_in_last_++ * slot_bytes_;
