@@ -31,6 +31,11 @@ class KVCache {
   virtual void attend(int layer, const int64_t* pos, int64_t T, const float* q, float* out,
                       const AttentionShape& shape) = 0;
 
+  // Makes room for positions [0, n_positions) now, so that writing them later neither grows
+  // buffers nor faults memory in mid-generation (llama.cpp allocates its whole context up front).
+  // A hint: a cache may hold less than asked (a chunk ring never needs more than a chunk).
+  virtual void reserve(int64_t n_positions) { (void)n_positions; }
+
   // Number of positions stored (the next position to write), equal across layers after a step.
   virtual int64_t n_positions() const = 0;
   // Forgets positions >= n (used to rewind a conversation).

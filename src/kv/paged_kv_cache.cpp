@@ -76,7 +76,11 @@ void PagedKVCache::grow_ring(int64_t need) {
   // small, and each position is copied O(1) times on average. (Steps of a fixed 256 copied the
   // whole ring every 256 tokens: ~0.3 ms per layer at 256 positions, more the longer it got.)
   const int64_t ceiling = cfg_.chunk_size + std::max(opt_.max_slice, need) - 1;
-  int64_t cap = std::max(need, std::min((need + need / 2 + 255) / 256 * 256, ceiling));
+  set_ring_capacity(std::max(need, std::min((need + need / 2 + 255) / 256 * 256, ceiling)));
+}
+
+void PagedKVCache::set_ring_capacity(int64_t cap) {
+  const int64_t old_cap = layers_[first_ring_].cap;
   const size_t bytes = static_cast<size_t>(n_rings_) * static_cast<size_t>(n_kv_ * cap) * (rbk_ + rbv_);
   HugeBuffer grown(bytes, "the KV cache chunk rings", bytes >= kHugeMinBytes);
   for (const Layer& L : layers_)
@@ -89,6 +93,18 @@ void PagedKVCache::grow_ring(int64_t need) {
   rings_ = std::move(grown);
   for (Layer& L : layers_)
     if (L.chunked) L.cap = cap;
+}
+
+void PagedKVCache::reserve(int64_t n) {
+  if (n_rings_ == 0 || n <= 0) return;
+  // No sequence of writes needs more than a chunk plus one prefill slice of ring.
+  const int64_t ceiling = cfg_.chunk_size + opt_.max_slice - 1;
+  const int64_t need = std::min(n, ceiling);
+  if (need > layers_[first_ring_].cap) set_ring_capacity(std::min((need + 255) / 256 * 256, ceiling));
+  // Fault the ring's memory in now (one write per 4 KiB, of the byte already there) instead of at
+  // the first write of each page during decoding.
+  volatile uint8_t* p = rings_.data();
+  for (size_t i = 0; i < rings_.size(); i += 4096) p[i] = p[i];
 }
 
 uint8_t* PagedKVCache::ring_row(const HugeBuffer& rings, int64_t cap, int ring, bool value, int g, int64_t slot) const {

@@ -21,6 +21,9 @@ class PagedKVCache : public KVCache {
   PagedKVCache(const ModelConfig& config, const KVOptions& options);
 
   void write(int layer, const int64_t* pos, int64_t T, const float* k, const float* v) override;
+  // Sizes the chunk rings for n positions (at most a chunk plus one prefill slice) and faults
+  // them in. Global layers' pages still come one at a time (no copying: a page is never moved).
+  void reserve(int64_t n_positions) override;
   void attend(int layer, const int64_t* pos, int64_t T, const float* q, float* out,
               const AttentionShape& shape) override;
   int64_t n_positions() const override;
@@ -52,6 +55,8 @@ class PagedKVCache : public KVCache {
 
   // Makes every ring hold at least `need` positions (all chunked layers grow together).
   void grow_ring(int64_t need);
+  // Moves the rings to a buffer of `cap` positions each, keeping the positions they hold.
+  void set_ring_capacity(int64_t cap);
   uint8_t* ring_row(const HugeBuffer& rings, int64_t cap, int ring, bool value, int g, int64_t slot) const;
   uint8_t* ring_k(const Layer& L, int g, int64_t slot) const;
   uint8_t* ring_v(const Layer& L, int g, int64_t slot) const;

@@ -69,13 +69,23 @@ void Generator::rewind(size_t n) {
   have_logits_ = false;
 }
 
+void Generator::reserve(int64_t more) {
+  const int64_t have = cache_.n_positions(), room = std::max<int64_t>(more, 0);
+  int64_t n = room > INT64_MAX - have ? INT64_MAX : have + room;
+  const int64_t max_pos = model_.config().max_position;
+  if (max_pos > 0) n = std::min(n, max_pos);
+  cache_.reserve(n);
+}
+
 std::vector<int32_t> Generator::generate(const std::vector<int32_t>& prompt, const std::function<bool(int32_t)>& on_token) {
+  reserve(static_cast<int64_t>(prompt.size()) + opts_.max_new_tokens);
   feed(prompt);
   return generate_more(opts_.max_new_tokens, on_token);
 }
 
 std::vector<int32_t> Generator::generate_more(int64_t max_new_tokens, const std::function<bool(int32_t)>& on_token) {
   std::vector<int32_t> out;
+  reserve(max_new_tokens);
   stats_.stopped_by_eos = false;
   while (static_cast<int64_t>(out.size()) < max_new_tokens && have_logits_) {
     int32_t id = step();

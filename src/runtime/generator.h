@@ -53,6 +53,10 @@ class Generator {
   bool is_stop(int32_t id) const;
 
  private:
+  // Asks the cache for room for `more` positions past what it holds (up to the context), before
+  // a prompt or a reply: a chunk ring grown mid-reply copies itself (milliseconds per growth).
+  void reserve(int64_t more);
+
   TextModel& model_;
   KVCache& cache_;
   GenerateOptions opts_;

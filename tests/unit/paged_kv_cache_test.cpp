@@ -91,6 +91,54 @@ TEST(PagedKVCache, SeveralChunkedLayersGrowTogetherOnHugePages) {
   EXPECT_GE(cache.memory_use().ram_bytes, 3 * 600 * 1024 + 3 * 512 * 1024);
 }
 
+TEST(PagedKVCache, ReserveSizesTheRingsUpFrontAndKeepsWhatTheyHold) {
+  // Two chunked layers (rings only, no pages): 300 positions written, then room reserved for 900.
+  // The rings must keep the 300, take the next 600 one by one without growing again, and never
+  // exceed a chunk plus one slice however much is asked for.
+  ModelConfig c = small_config(1024);
+  c.rope_layer = {true, true};
+  KVOptions o;
+  o.max_slice = 8;
+  PagedKVCache paged(c, o);
+  ContiguousKVCache ref(c.n_layers, c.n_kv_heads, c.head_dim);
+  const int64_t kvd = c.n_kv_heads * c.head_dim, qd = c.n_heads * c.head_dim, row = paged.bytes_per_token_layer();
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd;
+  float worst = 0;
+  int64_t ring_bytes = 0;
+  auto feed = [&](int64_t p, int64_t T) {
+    std::vector<int64_t> pos(T);
+    for (int64_t t = 0; t < T; ++t) pos[t] = p + t;
+    for (int l = 0; l < c.n_layers; ++l) {
+      std::vector<float> k(T * kvd), v(T * kvd), q(T * qd), a(T * qd), b(T * qd);
+      for (auto* vec : {&k, &v, &q})
+        for (auto& x : *vec) x = nd(rng);
+      paged.write(l, pos.data(), T, k.data(), v.data());
+      ref.write(l, pos.data(), T, k.data(), v.data());
+      AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.chunk_size, 0.35f};
+      paged.attend(l, pos.data(), T, q.data(), a.data(), s);
+      ref.attend(l, pos.data(), T, q.data(), b.data(), s);
+      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+    }
+  };
+  for (int64_t p = 0; p < 300; p += 50) feed(p, 50);
+  EXPECT_LT(paged.memory_use().ram_bytes, 2 * 900 * row);
+  paged.reserve(900);
+  ring_bytes = paged.memory_use().ram_bytes;
+  EXPECT_GE(ring_bytes, 2 * 900 * row);
+  EXPECT_EQ(paged.n_positions(), 300);  // reserving stores nothing
+  for (int64_t p = 300; p < 900; ++p) {
+    feed(p, 1);
+    ASSERT_EQ(paged.memory_use().ram_bytes, ring_bytes) << "the ring grew again at position " << p;
+  }
+  EXPECT_LE(worst, 1e-5f);
+  paged.reserve(int64_t{1} << 40);
+  EXPECT_EQ(paged.memory_use().ram_bytes, 2 * (1024 + 8 - 1) * row);
+  worst = 0;
+  feed(900, 8);
+  EXPECT_LE(worst, 1e-5f);
+}
+
 TEST(PagedKVCache, HeadDim128GroupsOfFiveMatchReference) {
   // Llama 4's head_dim (the AVX-512 loops) with Scout's group of 5 query heads per KV head (taken
   // four, then one, at a time), decode-sized and prefill-sized slices across pages.

@@ -136,6 +136,9 @@ void run_bench(const BenchArgs& a) {
     auto dcache = model->new_cache(kvo);
     if (a.fill_kv > 0) fill_kv_synthetic(c, *dcache, a.fill_kv, static_cast<uint64_t>(r) + 1);
     auto ctx = ids_for(a.fill_kv > 0 ? 1 : std::max<int64_t>(a.depth, 1), r + 7);
+    // As the generator does (and llama.cpp, which allocates its whole context): room for the
+    // context and every decode token now, not ring growth inside the timed loop.
+    dcache->reserve(dcache->n_positions() + static_cast<int64_t>(ctx.size()) + a.gen);
     model->forward(ctx.data(), static_cast<int64_t>(ctx.size()), *dcache, logits.data(), false);
     kv_ram = dcache->memory_use().ram_bytes;
     kv_disk = dcache->memory_use().disk_bytes;
