@@ -13,7 +13,8 @@ warm-up). The roofline is herd's: weight + KV bytes one decode token reads (herd
 accounting, the same file for both engines) over the read bandwidth herd bench probes in the
 same run: its fastest read loop, and (the "% plain" line) its plain STREAM-like loop without
 software prefetch, the probe before the sixth session. The 1-minute load average is sampled
-before every run; the machine is shared, so quote medians with it.
+before every run; the machine is shared, so quote medians with it. herd's decode is also given at
+its median token (herd bench's decode_token_ms_p50): the mean carries the host's stalls.
 
 The GGUF must embed a vocabulary (herd convert --vocab ...): llama.cpp asserts on
 tokenizer.ggml.model "none" when node-llama-cpp loads it.
@@ -39,7 +40,7 @@ a = ap.parse_args()
 
 peer_threads = [int(x) for x in (a.peer_threads or f"{a.t},1").split(",")]
 peer_threads = list(dict.fromkeys(peer_threads))
-herd_pf, herd_dc, probe, probe_plain, load = [], [], [], [], []
+herd_pf, herd_dc, herd_dc_p50, probe, probe_plain, load = [], [], [], [], [], []
 cpp = {t: ([], []) for t in peer_threads}
 bytes_per_token = None
 for i in range(a.r):
@@ -49,6 +50,7 @@ for i in range(a.r):
     j = json.loads(out)
     herd_pf += j["prefill_tps"]; herd_dc += j["decode_tps"]; probe.append(j["probe_read_gbs"])
     probe_plain.append(j["probe_plain_read_gbs"])
+    herd_dc_p50.append(1e3 / j["decode_token_ms_p50"])  # tok/s at the round's median token
     bytes_per_token = j["weight_bytes_per_token"] + j["kv_bytes_per_token"]
     msg = ""
     for t in peer_threads:
@@ -77,11 +79,12 @@ res = {
     "herd_prefill_tps": m(herd_pf), "llamacpp_prefill_tps": m(cpp_pf), "prefill_ratio": m(herd_pf) / m(cpp_pf),
     "herd_decode_tps": m(herd_dc), "llamacpp_decode_tps": m(cpp_dc), "decode_ratio": m(herd_dc) / m(cpp_dc),
     "herd_decode_pct_roofline": pct(m(herd_dc)), "llamacpp_decode_pct_roofline": pct(m(cpp_dc)),
+    "herd_decode_tps_at_median_token": m(herd_dc_p50), "herd_decode_pct_roofline_at_median_token": pct(m(herd_dc_p50)),
     "herd_decode_pct_plain_probe": pct(m(herd_dc), bw_plain), "llamacpp_decode_pct_plain_probe": pct(m(cpp_dc), bw_plain),
     "best": {"herd_prefill": max(herd_pf), "llamacpp_prefill": max(cpp_pf), "prefill_ratio": max(herd_pf) / max(cpp_pf),
              "herd_decode": max(herd_dc), "llamacpp_decode": max(cpp_dc), "decode_ratio": max(herd_dc) / max(cpp_dc),
              "probe_read_gbs": max(probe)},
-    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc,
+    "raw": {"herd_prefill": herd_pf, "herd_decode": herd_dc, "herd_decode_at_median_token": herd_dc_p50,
             "llamacpp": {str(t): {"prefill": v[0], "decode": v[1]} for t, v in cpp.items()},
             "probe_read_gbs": probe, "probe_plain_read_gbs": probe_plain, "load_avg_1min": load},
 }
@@ -101,5 +104,7 @@ else:
     print(f"  {'decode':10} {m(herd_dc):9.2f} {m(cpp_dc):10.2f} {m(herd_dc) / m(cpp_dc):6.2f}   tok/s, median")
     print(f"  {'% roofline':10} {pct(m(herd_dc)):9.1f} {pct(m(cpp_dc)):10.1f}   (of the fastest read loop)")
     print(f"  {'% plain':10} {pct(m(herd_dc), bw_plain):9.1f} {pct(m(cpp_dc), bw_plain):10.1f}   (of the plain STREAM-like loop alone)")
+    print(f"  herd at its median token: {m(herd_dc_p50):.2f} tok/s, {pct(m(herd_dc_p50)):.1f}% of the fastest read loop "
+          f"(the mean above carries the host's stalls)")
     print(f"  best of {a.r}: prefill {max(herd_pf):.1f} vs {max(cpp_pf):.1f} ({max(herd_pf) / max(cpp_pf):.2f}x), "
           f"decode {max(herd_dc):.2f} vs {max(cpp_dc):.2f} ({max(herd_dc) / max(cpp_dc):.2f}x)")

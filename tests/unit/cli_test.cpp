@@ -112,6 +112,13 @@ TEST(Cli, BenchReportsBothProbeFigures) {
   EXPECT_NEAR(j["decode_pct_of_plain_probe"].get<double>(), 100.0 * gbs / plain, 1e-9);
   const double bytes = j["weight_bytes_per_token"].get<double>() + j["kv_bytes_per_token"].get<double>();
   EXPECT_NEAR(gbs, bytes * j["decode_tps_median"].get<double>() / 1e9, 1e-9 * gbs);
+  // Per-token times: the median token is no slower than the p90 one, nor than all 4 tokens
+  // together, and its share of the roofline uses the same bytes and probe.
+  const double p50 = j["decode_token_ms_p50"], p90 = j["decode_token_ms_p90"];
+  EXPECT_GT(p50, 0.0);
+  EXPECT_LE(p50, p90);
+  EXPECT_LE(p50, 4 * 1e3 / j["decode_tps_median"].get<double>());
+  EXPECT_NEAR(j["decode_pct_of_probe_at_median_token"].get<double>(), 100.0 * bytes / (p50 * 1e-3) / 1e9 / best, 1e-9);
 }
 
 TEST(Cli, BadArguments) {
