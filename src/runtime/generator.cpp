@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cstdint>
 
 #include "core/error.h"
 
@@ -69,16 +70,21 @@ void Generator::rewind(size_t n) {
   have_logits_ = false;
 }
 
+namespace {
+int64_t add_saturated(int64_t a, int64_t b) {  // both >= 0
+  return b > INT64_MAX - a ? INT64_MAX : a + b;
+}
+}  // namespace
+
 void Generator::reserve(int64_t more) {
-  const int64_t have = cache_.n_positions(), room = std::max<int64_t>(more, 0);
-  int64_t n = room > INT64_MAX - have ? INT64_MAX : have + room;
+  int64_t n = add_saturated(cache_.n_positions(), std::max<int64_t>(more, 0));
   const int64_t max_pos = model_.config().max_position;
   if (max_pos > 0) n = std::min(n, max_pos);
   cache_.reserve(n);
 }
 
 std::vector<int32_t> Generator::generate(const std::vector<int32_t>& prompt, const std::function<bool(int32_t)>& on_token) {
-  reserve(static_cast<int64_t>(prompt.size()) + opts_.max_new_tokens);
+  reserve(add_saturated(static_cast<int64_t>(prompt.size()), std::max<int64_t>(opts_.max_new_tokens, 0)));
   feed(prompt);
   return generate_more(opts_.max_new_tokens, on_token);
 }
