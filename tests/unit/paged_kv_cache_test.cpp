@@ -29,30 +29,38 @@ ModelConfig small_config(int64_t chunk) {
   return c;
 }
 
+// Writes the same random keys/values at positions [p, p + T) of every layer into both caches and
+// returns the largest difference of their attention outputs for random queries there.
+float feed_both(const ModelConfig& c, KVCache& paged, KVCache& ref, std::mt19937& rng, int64_t p, int64_t T) {
+  std::normal_distribution<float> nd;
+  const int64_t kvd = c.n_kv_heads * c.head_dim, qd = c.n_heads * c.head_dim;
+  float worst = 0;
+  std::vector<int64_t> pos(T);
+  for (int64_t t = 0; t < T; ++t) pos[t] = p + t;
+  for (int l = 0; l < c.n_layers; ++l) {
+    std::vector<float> k(T * kvd), v(T * kvd), q(T * qd), a(T * qd), b(T * qd);
+    for (auto* vec : {&k, &v, &q})
+      for (auto& x : *vec) x = nd(rng);
+    paged.write(l, pos.data(), T, k.data(), v.data());
+    ref.write(l, pos.data(), T, k.data(), v.data());
+    AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.is_chunked(l) ? c.chunk_size : 0, 0.35f};
+    paged.attend(l, pos.data(), T, q.data(), a.data(), s);
+    ref.attend(l, pos.data(), T, q.data(), b.data(), s);
+    for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
+  }
+  return worst;
+}
+
 // Feeds both caches the same random keys/values in the given slices and compares attention.
 float compare_with_reference(const ModelConfig& c, const KVOptions& o, const std::vector<int64_t>& slices,
                              KVCache* paged_out = nullptr) {
   std::mt19937 rng(5);
-  std::normal_distribution<float> nd;
   PagedKVCache paged(c, o);
   ContiguousKVCache ref(c.n_layers, c.n_kv_heads, c.head_dim);
-  const int64_t kvd = c.n_kv_heads * c.head_dim, qd = c.n_heads * c.head_dim;
   float worst = 0;
   int64_t p = 0;
   for (int64_t T : slices) {
-    std::vector<int64_t> pos(T);
-    for (int64_t t = 0; t < T; ++t) pos[t] = p + t;
-    for (int l = 0; l < c.n_layers; ++l) {
-      std::vector<float> k(T * kvd), v(T * kvd), q(T * qd), a(T * qd), b(T * qd);
-      for (auto* vec : {&k, &v, &q})
-        for (auto& x : *vec) x = nd(rng);
-      paged.write(l, pos.data(), T, k.data(), v.data());
-      ref.write(l, pos.data(), T, k.data(), v.data());
-      AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.is_chunked(l) ? c.chunk_size : 0, 0.35f};
-      paged.attend(l, pos.data(), T, q.data(), a.data(), s);
-      ref.attend(l, pos.data(), T, q.data(), b.data(), s);
-      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-    }
+    worst = std::max(worst, feed_both(c, paged, ref, rng, p, T));
     p += T;
   }
   EXPECT_EQ(paged.n_positions(), p);
@@ -101,26 +109,11 @@ TEST(PagedKVCache, ReserveSizesTheRingsUpFrontAndKeepsWhatTheyHold) {
   o.max_slice = 8;
   PagedKVCache paged(c, o);
   ContiguousKVCache ref(c.n_layers, c.n_kv_heads, c.head_dim);
-  const int64_t kvd = c.n_kv_heads * c.head_dim, qd = c.n_heads * c.head_dim, row = paged.bytes_per_token_layer();
+  const int64_t row = paged.bytes_per_token_layer();
   std::mt19937 rng(11);
-  std::normal_distribution<float> nd;
   float worst = 0;
   int64_t ring_bytes = 0;
-  auto feed = [&](int64_t p, int64_t T) {
-    std::vector<int64_t> pos(T);
-    for (int64_t t = 0; t < T; ++t) pos[t] = p + t;
-    for (int l = 0; l < c.n_layers; ++l) {
-      std::vector<float> k(T * kvd), v(T * kvd), q(T * qd), a(T * qd), b(T * qd);
-      for (auto* vec : {&k, &v, &q})
-        for (auto& x : *vec) x = nd(rng);
-      paged.write(l, pos.data(), T, k.data(), v.data());
-      ref.write(l, pos.data(), T, k.data(), v.data());
-      AttentionShape s{c.n_heads, c.n_kv_heads, c.head_dim, c.chunk_size, 0.35f};
-      paged.attend(l, pos.data(), T, q.data(), a.data(), s);
-      ref.attend(l, pos.data(), T, q.data(), b.data(), s);
-      for (size_t i = 0; i < a.size(); ++i) worst = std::max(worst, std::fabs(a[i] - b[i]));
-    }
-  };
+  auto feed = [&](int64_t p, int64_t T) { worst = std::max(worst, feed_both(c, paged, ref, rng, p, T)); };
   for (int64_t p = 0; p < 300; p += 50) feed(p, 50);
   EXPECT_LT(paged.memory_use().ram_bytes, 2 * 900 * row);
   paged.reserve(900);
