@@ -4,9 +4,12 @@
 #include "kernels/ops.h"
 #include "kernels/vec.h"
 #include "model/blocks.h"
+#include "model/decode_steps.h"
 #include "model/row_parallel.h"
 
 namespace herd {
+
+using decode_steps::Step;
 
 void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, const std::vector<double>& inv_freq,
                      float* h, const int64_t* pos, int64_t T, const std::vector<SequenceSpan>& spans, Scratch& s) {
@@ -23,7 +26,9 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
   for_rows(T, [&](int64_t a, int64_t b) {
     rms_norm(h + a * D, w.attn_norm.data(), s.norm.data() + a * D, b - a, D, static_cast<float>(c.rms_norm_eps));
   });
+  decode_steps::mark(Step::AttnNorm);
   matmul_multi(s.norm.data(), T, {{&w.q, s.q.data()}, {&w.k, s.k.data()}, {&w.v, s.v.data()}});
+  decode_steps::mark(Step::QKV);
 
   if (c.uses_rope(layer)) {
     // RoPE at absolute positions, then (Llama 4 Scout) the weightless per-head RMS norm.
@@ -47,16 +52,20 @@ void attention_block(const ModelConfig& c, const LayerWeights& w, int layer, con
     for (int64_t t = 0; t < T; ++t) scale_f32(c.attn_temperature(pos[t]), s.q.data() + t * qd, qd);
   }
 
+  decode_steps::mark(Step::Rope);
   AttentionShape shape{c.n_heads, c.n_kv_heads, hd, c.is_chunked(layer) ? c.chunk_size : 0,
                        static_cast<float>(1.0 / std::sqrt(static_cast<double>(hd)))};
   for (const SequenceSpan& sp : spans) {
     sp.cache->write(layer, pos + sp.offset, sp.n, s.k.data() + sp.offset * kvd, s.v.data() + sp.offset * kvd);
+    decode_steps::mark(Step::KVWrite);
     sp.cache->attend(layer, pos + sp.offset, sp.n, s.q.data() + sp.offset * qd, s.attn.data() + sp.offset * qd, shape);
   }
+  decode_steps::mark(Step::Attend);
   matmul(s.attn.data(), T, w.o, s.proj.data());
   for_rows(T, [&](int64_t a, int64_t b) {
     for (int64_t i = a * D; i < b * D; ++i) h[i] += s.proj[i];
   });
+  decode_steps::mark(Step::OProj);
 }
 
 }  // namespace herd

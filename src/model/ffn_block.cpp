@@ -4,10 +4,13 @@
 #include "kernels/matmul.h"
 #include "kernels/ops.h"
 #include "model/blocks.h"
+#include "model/decode_steps.h"
 #include "model/moe_prefill.h"
 #include "model/row_parallel.h"
 
 namespace herd {
+
+using decode_steps::Step;
 
 void swiglu(const FfnWeights& f, const float* x, int64_t T, float* y, Scratch& s) {
   const int64_t F = f.gate.rows;
@@ -15,10 +18,13 @@ void swiglu(const FfnWeights& f, const float* x, int64_t T, float* y, Scratch& s
   s.up.resize(T * F);
   s.act.resize(T * F);
   matmul_multi(x, T, {{&f.gate, s.gate.data()}, {&f.up, s.up.data()}});
+  decode_steps::mark(Step::GateUp);
   for_rows(T, [&](int64_t a, int64_t b) {
     silu_mul(s.gate.data() + a * F, s.up.data() + a * F, s.act.data() + a * F, (b - a) * F);
   });
+  decode_steps::mark(Step::Silu);
   matmul(s.act.data(), T, f.down, y);
+  decode_steps::mark(Step::Down);
 }
 
 namespace {
@@ -73,14 +79,18 @@ void moe_small_batch(const ModelConfig& c, const LayerWeights& w, int64_t T, Scr
     gu.push_back({s.expert_in.data() + r0 * D, r1 - r0, &f.up, s.up.data() + o});
     down.push_back({s.act.data() + o, r1 - r0, &f.down, s.expert_out.data() + r0 * D});
   }
+  decode_steps::mark(Step::Gather);
   matmul_batch(gu.data(), static_cast<int>(gu.size()));
+  decode_steps::mark(Step::GateUp);
   // SiLU per product, as separate swiglu calls would do it.
   silu_mul(s.gate.data(), s.up.data(), s.act.data(), T * Fs);
   for (size_t i = 1; i < down.size(); ++i) {
     const int64_t o = down[i].x - s.act.data();
     silu_mul(s.gate.data() + o, s.up.data() + o, s.act.data() + o, down[i].T * Fe);
   }
+  decode_steps::mark(Step::Silu);
   matmul_batch(down.data(), static_cast<int>(down.size()));
+  decode_steps::mark(Step::Down);
   for (int64_t r = 0; r < R; ++r) {
     const int64_t t = slots[r] / k;
     const float* src = s.expert_out.data() + r * D;
@@ -99,16 +109,19 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
   for_rows(T, [&](int64_t a, int64_t b) {
     rms_norm(h + a * D, w.ffn_norm.data(), s.norm.data() + a * D, b - a, D, static_cast<float>(c.rms_norm_eps));
   });
+  decode_steps::mark(Step::FfnNorm);
   if (!w.moe) {  // dense FFN
     swiglu(w.shared, s.norm.data(), T, s.ffn_out.data(), s);
   } else {
     const int E = c.n_experts, k = c.top_k;
     s.router.resize(T * E);
     matmul(s.norm.data(), T, w.router, s.router.data());
+    decode_steps::mark(Step::Router);
     s.choice.resize(T * k);
     s.choice_score.resize(T * k);
     for (int64_t t = 0; t < T; ++t)
       route_token(s.router.data() + t * E, E, k, s.choice.data() + t * k, s.choice_score.data() + t * k);
+    decode_steps::mark(Step::Route);
     if (router_out) {
       router_out->experts = s.choice;
       router_out->scores = s.choice_score;
@@ -123,6 +136,7 @@ void ffn_block(const ModelConfig& c, const LayerWeights& w, int layer, float* h,
   for_rows(T, [&](int64_t a, int64_t b) {
     for (int64_t i = a * D; i < b * D; ++i) h[i] += s.ffn_out[i];
   });
+  decode_steps::mark(Step::FfnTail);
 }
 
 }  // namespace herd

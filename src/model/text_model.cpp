@@ -8,6 +8,7 @@
 #include "formats/hf_model_loader.h"
 #include "kernels/matmul.h"
 #include "model/decode_layout.h"
+#include "model/decode_steps.h"
 #include "kernels/ops.h"
 #include "kv/paged_kv_cache.h"
 
@@ -116,12 +117,15 @@ void TextModel::forward_batch(const std::vector<BatchItem>& items, ForwardTrace*
   for (int64_t r = 0; r < R; ++r)
     rms_norm(h_.data() + rows_[r] * D, weights_.final_norm.data(), out_norm_.data() + r * D, 1, D,
              static_cast<float>(c.rms_norm_eps));
+  decode_steps::mark(decode_steps::Step::OutNorm);
   if (items.size() == 1) {  // common case: straight into the caller's buffer
     matmul(out_norm_.data(), R, weights_.lm_head, items[0].logits);
+    decode_steps::mark(decode_steps::Step::LmHead);
     return;
   }
   logits_rows_.resize(R * V);
   matmul(out_norm_.data(), R, weights_.lm_head, logits_rows_.data());
+  decode_steps::mark(decode_steps::Step::LmHead);
   int64_t r = 0;
   for (const BatchItem& it : items) {
     const int64_t n_rows = it.all_logits ? it.n : 1;

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cstdlib>
+#include <map>
 
 #include <cmath>
 
@@ -119,6 +120,25 @@ TEST(Cli, BenchReportsBothProbeFigures) {
   EXPECT_LE(p50, p90);
   EXPECT_LE(p50, 4 * 1e3 / j["decode_tps_median"].get<double>());
   EXPECT_NEAR(j["decode_pct_of_probe_at_median_token"].get<double>(), 100.0 * bytes / (p50 * 1e-3) / 1e9 / best, 1e-9);
+  EXPECT_FALSE(j.contains("decode_steps"));  // only with --steps
+}
+
+// herd bench --steps: one record per decode token of every repetition for the per-token steps,
+// none from the prompt or context prefill.
+TEST(Cli, BenchStepsCountEveryDecodeToken) {
+  HERD_REQUIRE_SHARED();
+  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " -p 4 -n 3 -d 5 -r 2 -t 2 --steps --json");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  const size_t at = r.out.find("{\"model\"");
+  ASSERT_NE(at, std::string::npos) << r.out;
+  const auto j = nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+  ASSERT_TRUE(j.contains("decode_steps")) << r.out;
+  std::map<std::string, int64_t> n;
+  for (const auto& s : j["decode_steps"]) n[s["step"].get<std::string>()] = s["n"].get<int64_t>();
+  EXPECT_EQ(n["argmax"], 6);
+  EXPECT_EQ(n["lm_head"], 6);
+  const auto config = test::read_json(test::testdata("models/scout_tiny") / "config.json");
+  EXPECT_EQ(n["qkv"], 6 * config["text_config"]["num_hidden_layers"].get<int64_t>());
 }
 
 TEST(Cli, BadArguments) {

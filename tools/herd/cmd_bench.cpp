@@ -18,6 +18,7 @@
 #include "kernels/cpu_features.h"
 #include "kernels/matmul.h"
 #include "model/decode_layout.h"
+#include "model/decode_steps.h"
 #include "model/text_model.h"
 #include "runtime/format.h"
 #include "runtime/kv_fill.h"
@@ -38,6 +39,7 @@ struct BenchArgs {
   KVFlags kv;
   int threads = 0, reps = 3;
   bool json = false;
+  bool steps = false;  // per-step decode timers (model/decode_steps.h)
 };
 
 using Clock = std::chrono::steady_clock;
@@ -119,6 +121,7 @@ void run_bench(const BenchArgs& a) {
     model->forward(ids.data(), static_cast<int64_t>(ids.size()), *cache, logits.data(), false);
   }
 
+  decode_steps::clear();
   std::vector<double> prefill_tps, decode_tps;
   // Every decode token's time: the mean (tok/s) carries the host's stalls, the median shows the
   // engine's typical token (on a shared VM the two differ by a few percent).
@@ -145,14 +148,18 @@ void run_bench(const BenchArgs& a) {
     model->forward(ctx.data(), static_cast<int64_t>(ctx.size()), *dcache, logits.data(), false);
     kv_ram = dcache->memory_use().ram_bytes;
     kv_disk = dcache->memory_use().disk_bytes;
+    decode_steps::enable(a.steps);
     t0 = Clock::now();
     for (int64_t i = 0; i < a.gen; ++i) {
       const auto t_token = Clock::now();
+      decode_steps::begin();
       int32_t next = argmax(logits.data(), V);
+      decode_steps::mark(decode_steps::Step::Argmax);
       model->forward(&next, 1, *dcache, logits.data(), false);
       token_ms.push_back(seconds_since(t_token) * 1e3);
     }
     decode_tps.push_back(static_cast<double>(a.gen) / seconds_since(t0));
+    decode_steps::enable(false);
   }
 
   const int64_t start = a.fill_kv > 0 ? a.fill_kv + 1 : std::max<int64_t>(a.depth, 1);
@@ -202,6 +209,13 @@ void run_bench(const BenchArgs& a) {
     j["kv_ram_bytes"] = kv_ram;
     j["kv_disk_bytes"] = kv_disk;
     j["peak_rss_bytes"] = rss;
+    if (a.steps) {
+      nlohmann::ordered_json st = nlohmann::ordered_json::array();
+      for (const auto& x : decode_steps::summarize())
+        st.push_back({{"step", decode_steps::name(x.step)}, {"n", x.n}, {"mean_us", x.mean_us}, {"p50_us", x.p50_us},
+                      {"p90_us", x.p90_us}, {"p99_us", x.p99_us}, {"max_us", x.max_us}});
+      j["decode_steps"] = st;
+    }
     std::printf("%s\n", j.dump().c_str());
     return;
   }
@@ -223,6 +237,18 @@ void run_bench(const BenchArgs& a) {
               100.0 * gbs / plain_gbs, plain_gbs);
   std::printf("median token     %.2f ms (%.2f tok/s, %.1f%% of that bandwidth); p90 %.2f ms\n", tok_p50, 1e3 / tok_p50,
               100.0 * gbs_p50 / probe_gbs, tok_p90);
+  if (a.steps) {
+    // Per step, over every decode token of every repetition (layer steps once per layer).
+    std::printf("decode steps     (us)       n      mean     p50     p90     p99      max\n");
+    double per_token = 0;
+    for (const auto& x : decode_steps::summarize()) {
+      std::printf("  %-18s %9lld %9.1f %7.1f %7.1f %7.1f %8.1f\n", decode_steps::name(x.step), static_cast<long long>(x.n),
+                  x.mean_us, x.p50_us, x.p90_us, x.p99_us, x.max_us);
+      per_token += x.mean_us * static_cast<double>(x.n);
+    }
+    per_token /= static_cast<double>(token_ms.size());
+    std::printf("  steps sum to %.2f ms per token on average (the tokens took %.2f ms)\n", per_token / 1e3, 1e3 / dc);
+  }
 }
 
 CommandRegistrar reg(70, [](CLI::App& root) {
@@ -238,6 +264,9 @@ CommandRegistrar reg(70, [](CLI::App& root) {
   add_kv_options(sub, a->kv);
   sub->add_option("-r,--reps", a->reps, "repetitions (medians are reported)")->capture_default_str();
   sub->add_flag("--json", a->json, "one JSON object on stdout");
+  sub->add_flag("--steps", a->steps,
+                "also time every step of every decode token (norms, products, attention, routing, output matrix): "
+                "mean and percentiles per step");
   add_threads_option(sub, a->threads);
   sub->callback([a] { run_bench(*a); });
 });

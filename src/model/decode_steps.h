@@ -1,0 +1,51 @@
+#pragma once
+// Optional timers for the steps of a one-token decode (herd bench --steps): the time since the
+// previous mark is added to the step just finished, so that mean and percentiles per step show
+// where a token's time goes (the products, attention, the serial work between them). Off by
+// default: then mark() is one relaxed load and a branch. Only the thread that runs forward()
+// marks, so the records need no lock.
+#include <cstdint>
+#include <vector>
+
+namespace herd::decode_steps {
+
+enum class Step : int {
+  AttnNorm,  // from the previous mark: the last layer's end, or begin() for layer 0
+  QKV,
+  Rope,      // RoPE and QK norm, or the NoPE temperature
+  KVWrite,
+  Attend,
+  OProj,     // the o projection and the residual add
+  FfnNorm,
+  Router,
+  Route,
+  Gather,    // routed experts' inputs scaled by their gates
+  GateUp,
+  Silu,
+  Down,
+  FfnTail,   // experts' outputs added, the residual add
+  OutNorm,
+  LmHead,
+  Argmax,    // herd bench's greedy pick before each token
+  kCount
+};
+
+const char* name(Step s);
+
+// Starts or pauses recording (what was recorded stays); clear() drops it.
+void enable(bool on);
+void clear();
+bool enabled();
+// The reference time for the next mark (the start of a token).
+void begin();
+void mark(Step s);
+
+struct Summary {
+  Step step;
+  int64_t n = 0;
+  double mean_us = 0, p50_us = 0, p90_us = 0, p99_us = 0, max_us = 0;
+};
+// Steps with at least one record, in pipeline order.
+std::vector<Summary> summarize();
+
+}  // namespace herd::decode_steps
