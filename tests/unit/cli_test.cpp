@@ -95,16 +95,25 @@ TEST(Cli, InfoShowsSchedule) {
   EXPECT_NE(r.out.find("    0  RoPE      chunked  yes      no    MoE"), std::string::npos) << r.out;
 }
 
+// herd bench ARGS --json on scout_tiny: its JSON line (a test failure when there is none).
+nlohmann::json bench_json(const std::string& args) {
+  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " " + args + " --json");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  const size_t at = r.out.find("{\"model\"");
+  if (at == std::string::npos) {
+    ADD_FAILURE() << "no JSON from herd bench: " << r.out;
+    return nlohmann::json::object();
+  }
+  return nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+}
+
 // herd bench --json on a fixture: the decode roofline figures are consistent with each other and
 // with the two probe figures (the fastest read loop is the roofline; the plain loop is one of
 // the loops it takes the best of, so never faster).
 TEST(Cli, BenchReportsBothProbeFigures) {
   HERD_REQUIRE_SHARED();
-  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " -p 4 -n 4 -r 1 -t 2 --json");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  const size_t at = r.out.find("{\"model\"");
-  ASSERT_NE(at, std::string::npos) << r.out;
-  const auto j = nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
+  nlohmann::json j;
+  ASSERT_NO_FATAL_FAILURE(j = bench_json("-p 4 -n 4 -r 1 -t 2"));
   const double best = j["probe_read_gbs"], plain = j["probe_plain_read_gbs"], gbs = j["decode_gbs"];
   EXPECT_GT(plain, 0.0);
   EXPECT_GE(best, plain);
@@ -127,12 +136,9 @@ TEST(Cli, BenchReportsBothProbeFigures) {
 // none from the prompt or context prefill.
 TEST(Cli, BenchStepsCountEveryDecodeToken) {
   HERD_REQUIRE_SHARED();
-  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " -p 4 -n 3 -d 5 -r 2 -t 2 --steps --json");
-  ASSERT_EQ(r.exit_code, 0) << r.out;
-  const size_t at = r.out.find("{\"model\"");
-  ASSERT_NE(at, std::string::npos) << r.out;
-  const auto j = nlohmann::json::parse(r.out.substr(at, r.out.find('\n', at) - at));
-  ASSERT_TRUE(j.contains("decode_steps")) << r.out;
+  nlohmann::json j;
+  ASSERT_NO_FATAL_FAILURE(j = bench_json("-p 4 -n 3 -d 5 -r 2 -t 2 --steps"));
+  ASSERT_TRUE(j.contains("decode_steps")) << j.dump();
   std::map<std::string, int64_t> n;
   for (const auto& s : j["decode_steps"]) n[s["step"].get<std::string>()] = s["n"].get<int64_t>();
   EXPECT_EQ(n["argmax"], 6);
