@@ -1,13 +1,11 @@
 #include "model/decode_steps.h"
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 
 namespace herd::decode_steps {
 
 namespace {
-std::atomic<bool> g_on{false};
 std::chrono::steady_clock::time_point g_last;
 std::vector<float> g_us[static_cast<int>(Step::kCount)];
 
@@ -21,21 +19,16 @@ const char* name(Step s) { return kNames[static_cast<int>(s)]; }
 
 void enable(bool on) {
   g_last = std::chrono::steady_clock::now();
-  g_on.store(on, std::memory_order_relaxed);
+  g_recording.store(on, std::memory_order_relaxed);
 }
 
 void clear() {
   for (auto& v : g_us) v.clear();
 }
 
-bool enabled() { return g_on.load(std::memory_order_relaxed); }
+void begin_now() { g_last = std::chrono::steady_clock::now(); }
 
-void begin() {
-  if (enabled()) g_last = std::chrono::steady_clock::now();
-}
-
-void mark(Step s) {
-  if (!enabled()) return;
+void mark_now(Step s) {
   const auto now = std::chrono::steady_clock::now();
   g_us[static_cast<int>(s)].push_back(std::chrono::duration<float, std::micro>(now - g_last).count());
   g_last = now;

@@ -2,8 +2,9 @@
 // Optional timers for the steps of a one-token decode (herd bench --steps): the time since the
 // previous mark is added to the step just finished, so that mean and percentiles per step show
 // where a token's time goes (the products, attention, the serial work between them). Off by
-// default: then mark() is one relaxed load and a branch. Only the thread that runs forward()
-// marks, so the records need no lock.
+// default: then mark() is one relaxed load and a branch, inline. Only the thread that runs
+// forward() marks, so the records need no lock.
+#include <atomic>
 #include <cstdint>
 #include <vector>
 
@@ -35,10 +36,20 @@ const char* name(Step s);
 // Starts or pauses recording (what was recorded stays); clear() drops it.
 void enable(bool on);
 void clear();
-bool enabled();
+
+inline std::atomic<bool> g_recording{false};
+inline bool enabled() { return g_recording.load(std::memory_order_relaxed); }
+
+void begin_now();
+void mark_now(Step s);
 // The reference time for the next mark (the start of a token).
-void begin();
-void mark(Step s);
+inline void begin() {
+  if (enabled()) begin_now();
+}
+// Adds the time since the previous mark (or begin) to step s.
+inline void mark(Step s) {
+  if (enabled()) mark_now(s);
+}
 
 struct Summary {
   Step step;
