@@ -30,6 +30,17 @@ size_t find_f32(const float* x, size_t n, float v) {
     if (x[i] == v) return i;
   return n;
 }
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out) {
+  size_t m = 0;
+  for (size_t i = 0; i < n; ++i)
+    if (x[i] > t || (or_equal && x[i] == t)) out[m++] = first + static_cast<int32_t>(i);
+  return m;
+}
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w) {
+  double s = 0;
+  for (size_t i = 0; i < n; ++i) s += w[i] = x[i] >= cut ? std::exp(a * (x[i] - m)) : 0.0f;
+  return s;
+}
 float sum_f32(const float* x, size_t n, ReadLoop loop) {
   float s[16] = {};
   size_t i = 0;
@@ -50,6 +61,15 @@ float sum_f32(const float* x, size_t n, ReadLoop loop) {
 }
 
 float max_f32(const float* x, size_t n) { return use_avx2() ? avx2::max_f32(x, n) : scalar::max_f32(x, n); }
+
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out) {
+  return use_avx2() ? avx2::indices_above(x, n, t, or_equal, first, out) : scalar::indices_above(x, n, t, or_equal, first, out);
+}
+
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w) {
+  if (use_avx512()) return avx512::exp_weights(x, n, a, m, cut, w);
+  return use_avx2() ? avx2::exp_weights(x, n, a, m, cut, w) : scalar::exp_weights(x, n, a, m, cut, w);
+}
 size_t find_f32(const float* x, size_t n, float v) { return use_avx2() ? avx2::find_f32(x, n, v) : scalar::find_f32(x, n, v); }
 
 float dot_f32(const float* a, const float* b, size_t n) {

@@ -26,6 +26,12 @@ float sum_f32(const float* x, size_t n, ReadLoop loop = ReadLoop::Plain);
 float max_f32(const float* x, size_t n);
 // First i < n with x[i] == v (so never a NaN), or n when there is none.
 size_t find_f32(const float* x, size_t n, float v);
+// Writes first + i for every x[i] > t (x[i] >= t when or_equal; never a NaN) to out in ascending
+// order and returns how many: the sampler's scan for a vocabulary's best tokens.
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out);
+// w[i] = e^(a*(x[i] - m)) where x[i] >= cut, else 0 (a NaN too); w may be x. Returns the sum of w.
+// For sampling weights, with m the maximum: exactly 1 at x[i] == m, accurate down to e^-87.
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w);
 // y[i] = a * y[i]
 void scale_f32(float a, float* y, size_t n);
 // Converts n elements of a weight row to f32 (vectorized for BF16 and F16).
@@ -59,6 +65,7 @@ void weighted_sum_rows_heads_128(DType t, const float* p, int nq, const uint8_t*
                                  float* acc);
 float exp_affine_sum(float* x, size_t n, float a, float b);
 float sum_f32(const float* x, size_t n, ReadLoop loop);
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w);
 }  // namespace avx512
 
 namespace scalar {
@@ -67,6 +74,8 @@ void axpy_f32(float a, const float* x, float* y, size_t n);
 float max_f32(const float* x, size_t n);
 size_t find_f32(const float* x, size_t n, float v);
 float sum_f32(const float* x, size_t n, ReadLoop loop);
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out);
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w);
 }  // namespace scalar
 
 namespace avx2 {
@@ -75,6 +84,8 @@ void axpy_f32(float a, const float* x, float* y, size_t n);
 float max_f32(const float* x, size_t n);
 size_t find_f32(const float* x, size_t n, float v);
 float sum_f32(const float* x, size_t n, ReadLoop loop);
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out);
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w);
 void bf16_to_f32(const uint16_t* src, float* dst, size_t n);
 void f16_to_f32(const uint16_t* src, float* dst, size_t n);
 float dot_bf16(const float* a, const uint16_t* b, size_t n);

@@ -76,6 +76,67 @@ size_t find_f32(const float* x, size_t n, float v) {
   return n;
 }
 
+size_t indices_above(const float* x, size_t n, float t, bool or_equal, int32_t first, int32_t* out) {
+  // 32 elements per test: after its first blocks a top-k scan finds almost nothing above its
+  // threshold, so the loop is compares and one branch.
+  const __m256 vt = _mm256_set1_ps(t);
+  size_t m = 0, i = 0;
+  auto take = [&](size_t j) {
+    if (x[j] > t || (or_equal && x[j] == t)) out[m++] = first + static_cast<int32_t>(j);
+  };
+  for (; i + 32 <= n; i += 32) {
+    __m256 hit = _mm256_setzero_ps();
+    for (int k = 0; k < 4; ++k)
+      hit = _mm256_or_ps(hit, or_equal ? _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8 * k), vt, _CMP_GE_OQ)
+                                       : _mm256_cmp_ps(_mm256_loadu_ps(x + i + 8 * k), vt, _CMP_GT_OQ));
+    if (_mm256_testz_ps(hit, hit)) continue;
+    for (size_t j = i; j < i + 32; ++j) take(j);
+  }
+  for (; i < n; ++i) take(i);
+  return m;
+}
+
+namespace {
+// e^x for x in about [-87, 88] (clamped there): x = n ln2 + r, e^r by its degree-7 Taylor
+// polynomial, 2^n built in the exponent bits.
+inline __m256 exp256(__m256 x) {
+  x = _mm256_min_ps(_mm256_max_ps(x, _mm256_set1_ps(-87.0f)), _mm256_set1_ps(88.0f));
+  const __m256 n = _mm256_round_ps(_mm256_mul_ps(x, _mm256_set1_ps(1.44269504088896341f)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  __m256 r = _mm256_fnmadd_ps(n, _mm256_set1_ps(0.693145751953125f), x);
+  r = _mm256_fnmadd_ps(n, _mm256_set1_ps(1.42860682030941723e-6f), r);
+  __m256 p = _mm256_set1_ps(1.0f / 5040.0f);
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 720.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 120.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 24.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f / 6.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(0.5f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  p = _mm256_fmadd_ps(p, r, _mm256_set1_ps(1.0f));
+  const __m256i e = _mm256_slli_epi32(_mm256_add_epi32(_mm256_cvtps_epi32(n), _mm256_set1_epi32(127)), 23);
+  return _mm256_mul_ps(p, _mm256_castsi256_ps(e));
+}
+}  // namespace
+
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w) {
+  const __m256 va = _mm256_set1_ps(a), vm = _mm256_set1_ps(m), vc = _mm256_set1_ps(cut);
+  double total = 0;
+  size_t i = 0;
+  while (i + 8 <= n) {
+    const size_t end = i + 1024 < n ? i + 1024 : n;
+    __m256 s = _mm256_setzero_ps();
+    for (; i + 8 <= end; i += 8) {
+      const __m256 v = _mm256_loadu_ps(x + i);
+      const __m256 keep = _mm256_cmp_ps(v, vc, _CMP_GE_OQ);  // NaN: false
+      const __m256 e = _mm256_and_ps(keep, exp256(_mm256_mul_ps(_mm256_sub_ps(v, vm), va)));
+      _mm256_storeu_ps(w + i, e);
+      s = _mm256_add_ps(s, e);
+    }
+    total += hsum(s);
+  }
+  for (; i < n; ++i) total += w[i] = x[i] >= cut ? std::exp(a * (x[i] - m)) : 0.0f;
+  return total;
+}
+
 float sum_f32(const float* x, size_t n, ReadLoop loop) {
   __m256 s[8];
   for (__m256& v : s) v = _mm256_setzero_ps();

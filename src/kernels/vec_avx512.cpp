@@ -182,6 +182,26 @@ void weighted_sum_rows_128(DType t, const float* p, const uint8_t* rows, size_t 
   else weighted_sum_t<DType::F16>(p, rows, stride, count, acc);
 }
 
+double exp_weights(const float* x, size_t n, float a, float m, float cut, float* w) {
+  // Float lanes within blocks of 1024 elements, the blocks' sums added in double.
+  const __m512 va = _mm512_set1_ps(a), vm = _mm512_set1_ps(m), vc = _mm512_set1_ps(cut);
+  double total = 0;
+  for (size_t i0 = 0; i0 < n; i0 += 1024) {
+    const size_t i1 = i0 + 1024 < n ? i0 + 1024 : n;
+    __m512 s = _mm512_setzero_ps();
+    for (size_t i = i0; i < i1; i += 16) {
+      const __mmask16 m = i1 - i >= 16 ? __mmask16(0xFFFF) : __mmask16((1u << (i1 - i)) - 1);
+      const __m512 v = _mm512_maskz_loadu_ps(m, x + i);
+      const __mmask16 keep = _mm512_mask_cmp_ps_mask(m, v, vc, _CMP_GE_OQ);  // NaN: false
+      const __m512 e = _mm512_maskz_mov_ps(keep, simd::exp512(_mm512_mul_ps(_mm512_sub_ps(v, vm), va)));
+      _mm512_mask_storeu_ps(w + i, m, e);
+      s = _mm512_add_ps(s, e);
+    }
+    total += _mm512_reduce_add_ps(s);
+  }
+  return total;
+}
+
 float sum_f32(const float* x, size_t n, ReadLoop loop) {
   // 8 accumulators of one cache line each: 512 bytes in flight per iteration.
   __m512 s[8];

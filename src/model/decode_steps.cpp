@@ -11,7 +11,7 @@ std::vector<float> g_us[static_cast<int>(Step::kCount)];
 
 const char* const kNames[] = {"attn_norm", "qkv",  "rope",    "kv_write", "attend",   "o_proj",
                               "ffn_norm",  "router", "route", "gather",   "gate_up",  "silu",
-                              "down",      "ffn_tail", "out_norm", "lm_head", "argmax"};
+                              "down",      "ffn_tail", "out_norm", "lm_head", "sample"};
 static_assert(sizeof(kNames) / sizeof(kNames[0]) == static_cast<size_t>(Step::kCount));
 }  // namespace
 

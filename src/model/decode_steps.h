@@ -27,7 +27,7 @@ enum class Step : int {
   FfnTail,   // experts' outputs added, the residual add
   OutNorm,
   LmHead,
-  Argmax,    // herd bench's greedy pick before each token
+  Sample,    // herd bench's choice of each token: argmax, or the sampler with --temp
   kCount
 };
 

@@ -76,6 +76,146 @@ Sampler::Sampler(const SamplingParams& p) : p_(p), rng_(p.seed) {
     fail("repetition penalty must be > 0, got ", p.repetition_penalty);
 }
 
+namespace {
+
+using Cand = std::pair<float, int32_t>;  // (logit or unnormalized probability, token id)
+
+// Larger first, the lower id on a tie: the order the draw walks.
+bool by_prob(const Cand& a, const Cand& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); }
+
+// Moves the shortest prefix of c in by_prob order whose weights add up to at least `need` to the
+// front of c and returns its length (c.size() when all of them together fall short). Sorting a
+// whole vocabulary to find it took ~33 ms per token for top-p over a near-uniform distribution:
+// instead a histogram of the values finds the bucket where the running total reaches `need`, the
+// entries above that bucket are kept whole, and only the bucket's entries are examined again (a
+// finer histogram over their own range, until few are left or all are equal), then sorted. The
+// prefix ends in by_prob order; the entries kept whole stay in id order before it, and the whole
+// prefix is sorted at the end when it is short (the usual case), as a full sort would leave it.
+template <typename Weight>
+size_t best_prefix(std::vector<Cand>& c, Weight weight, double need, std::vector<Cand>& boundary) {
+  constexpr size_t kSortUpTo = 2048;  // examine this few entries by sorting them
+  constexpr int kBuckets = 2048;
+  size_t base = 0, end = c.size();  // c[0, base) kept; c[base, end) still to examine
+  double acc = 0;                   // weight of c[0, base)
+  size_t keep = 0;
+  std::vector<double> mass(kBuckets);
+  for (;;) {
+    float lo = INFINITY, hi = -INFINITY;
+    for (size_t i = base; i < end; ++i) lo = std::min(lo, c[i].first), hi = std::max(hi, c[i].first);
+    if (end - base <= kSortUpTo || !(hi > lo)) {
+      std::sort(c.begin() + static_cast<std::ptrdiff_t>(base), c.begin() + static_cast<std::ptrdiff_t>(end), by_prob);
+      keep = end;
+      for (size_t i = base; i < end; ++i) {
+        acc += weight(c[i]);
+        if (acc >= need) {
+          keep = i + 1;
+          break;
+        }
+      }
+      break;
+    }
+    // Bucket 0 holds the largest values. The same expression places an entry in both passes.
+    const double scale = kBuckets / (static_cast<double>(hi) - static_cast<double>(lo));
+    auto bucket = [&](float v) { return std::min(kBuckets - 1, static_cast<int>((static_cast<double>(hi) - v) * scale)); };
+    std::fill(mass.begin(), mass.end(), 0.0);
+    for (size_t i = base; i < end; ++i) mass[bucket(c[i].first)] += weight(c[i]);
+    int b = 0;
+    for (; b < kBuckets && acc + mass[b] < need; ++b) acc += mass[b];
+    if (b == kBuckets) {  // all of them fall short (rounding): keep everything
+      keep = end;
+      break;
+    }
+    // Compact the entries above bucket b in place (id order kept), set bucket b's aside, drop the rest.
+    boundary.clear();
+    size_t w = base;
+    for (size_t i = base; i < end; ++i) {
+      const int k = bucket(c[i].first);
+      if (k < b) c[w++] = c[i];
+      else if (k == b) boundary.push_back(c[i]);
+    }
+    std::copy(boundary.begin(), boundary.end(), c.begin() + static_cast<std::ptrdiff_t>(w));
+    base = w;
+    end = w + boundary.size();
+  }
+  if (keep <= 4 * kSortUpTo) std::sort(c.begin(), c.begin() + static_cast<std::ptrdiff_t>(keep), by_prob);
+  return keep;
+}
+
+// Runs fn(part, begin, end) for each of the parts [0, n) splits into, one contiguous part per pool
+// thread (at least min_per_part items each, at most 64 parts), on the pool: the sampler's passes
+// over a vocabulary's logits, which the output matrix's job has mostly pushed out of the caches,
+// read at every thread's bandwidth. Returns the number of parts (every one of them is run, by
+// one thread when the pool is busy).
+template <typename Fn>
+int64_t for_parts(int64_t n, int64_t min_per_part, Fn&& fn) {
+  if (n <= 0) return 0;
+  ThreadPool& pool = ThreadPool::global();
+  const int64_t want = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_part), 1, std::min<int64_t>(pool.size(), 64));
+  const int64_t chunk = (n + want - 1) / want, parts = (n + chunk - 1) / chunk;
+  auto run = [&](int64_t a, int64_t b) {
+    for (int64_t p = a / chunk; p * chunk < b; ++p) fn(p, p * chunk, std::min(n, (p + 1) * chunk));
+  };
+  if (parts > 1) pool.parallel_chunks(n, chunk, run);
+  else run(0, n);
+  return parts;
+}
+
+// The k entries of x[a, b) with the largest values (the lower index on a tie) into out, unordered.
+// A SIMD scan adds the entries above a threshold; whenever out holds 4k of them, the best k are
+// kept (nth_element) and the threshold rises to the k-th value. A later entry equal to that value
+// has a larger index, so from then on only larger values enter.
+void top_k_scan(const float* x, int64_t a, int64_t b, size_t k, std::vector<Cand>& out, std::vector<int32_t>& idx) {
+  out.clear();
+  const size_t cap = std::max<size_t>(4 * k, 1024);
+  constexpr int64_t kBlock = 4096;
+  idx.resize(kBlock);
+  float t = -INFINITY;
+  bool or_equal = true;
+  auto trim = [&] {
+    std::nth_element(out.begin(), out.begin() + static_cast<std::ptrdiff_t>(k - 1), out.end(), by_prob);
+    out.resize(k);
+    t = out[k - 1].first;
+    or_equal = false;
+  };
+  for (int64_t i = a; i < b; i += kBlock) {
+    const size_t m = indices_above(x + i, static_cast<size_t>(std::min(kBlock, b - i)), t, or_equal, static_cast<int32_t>(i), idx.data());
+    for (size_t j = 0; j < m; ++j) out.emplace_back(x[idx[j]], idx[j]);
+    if (out.size() >= cap) trim();
+  }
+  if (out.size() > k) trim();
+}
+
+constexpr int64_t kSumBlock = 1024;  // tokens per block sum (Sampler::block_sums)
+
+// Index drawn with r uniform in [0, 1) from the weights of the blocks of `block` tokens whose sums
+// are `sums` (not all zero); weigh(b, w) writes block b's weights to w, as the sums were made.
+// A walk over a whole vocabulary, one dependent double addition per token, took ~0.3 ms.
+template <typename Weigh>
+int64_t draw_index(const std::vector<double>& sums, int64_t n, int64_t block, double r, std::vector<float>& w, Weigh weigh) {
+  double total = 0;
+  for (double x : sums) total += x;
+  double left = r * total;
+  const int64_t blocks = static_cast<int64_t>(sums.size());
+  int64_t b = 0;
+  for (; b + 1 < blocks && (left >= sums[b] || sums[b] <= 0); ++b) left -= sums[b];
+  for (; b >= 0; --b) {  // the block, or (rounding) the last one before it with weight
+    const int64_t len = std::min(block, n - b * block);
+    w.resize(static_cast<size_t>(block));
+    weigh(b, w.data());
+    int64_t last = -1;
+    for (int64_t i = 0; i < len; ++i)
+      if (w[i] > 0) {
+        last = i;
+        left -= w[i];
+        if (left < 0) return b * block + i;
+      }
+    if (last >= 0) return b * block + last;
+  }
+  return 0;
+}
+
+}  // namespace
+
 int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>& history) {
   if (p_.repetition_penalty != 1.0f && !history.empty()) {
     size_t from = (p_.repeat_last_n < 0 || static_cast<size_t>(p_.repeat_last_n) >= history.size())
@@ -87,59 +227,153 @@ int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
       l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
     }
   }
-  if (p_.temperature <= 0.0f) return argmax(logits, vocab);
-
-  // Candidates: tokens within 50 temperature-scaled nats of the best (the rest have probability
-  // below e^-50 relative to it), as (unnormalized probability, id) in id order.
-  float maxl = -INFINITY;
-  for (int64_t i = 0; i < vocab; ++i) maxl = std::max(maxl, logits[i]);
-  const float cut = maxl - 50.0f * p_.temperature;
-  cand_.clear();
-  for (int64_t i = 0; i < vocab; ++i)
-    if (logits[i] >= cut) cand_.emplace_back(logits[i], static_cast<int32_t>(i));
-  auto by_prob = [](const auto& a, const auto& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); };
-  if (p_.top_k > 0 && static_cast<size_t>(p_.top_k) < cand_.size()) {
-    std::partial_sort(cand_.begin(), cand_.begin() + p_.top_k, cand_.end(), by_prob);
-    cand_.resize(p_.top_k);
+  if (p_.temperature <= 0.0f || vocab <= 0) return argmax(logits, vocab);
+  if (!narrows(vocab)) {
+    // The whole vocabulary: the maximum, then the weights' sums per block (nothing stored), then
+    // the block the draw lands in weighed again and walked. Two passes over the logits.
+    const float maxl = parallel_max(logits, vocab);
+    if (!(maxl > -INFINITY) || maxl == INFINITY) return argmax(logits, vocab);
+    const float T = p_.temperature, cut = cut_for(maxl, p_.min_p);
+    block_sums(logits, vocab, maxl, cut);
+    auto weigh = [&](int64_t b, float* w) {
+      exp_weights(logits + b * kSumBlock, static_cast<size_t>(std::min(kSumBlock, vocab - b * kSumBlock)), 1.0f / T, maxl, cut, w);
+    };
+    return static_cast<int32_t>(draw_index(sums_, vocab, kSumBlock, rng_.uniform(), weights_, weigh));
   }
-  double sum = 0;
-  for (auto& c : cand_) {
-    c.first = static_cast<float>(std::exp((c.first - maxl) / p_.temperature));
-    sum += c.first;
-  }
-  // top-p: the most probable tokens until their mass reaches top_p. Sort only as far as needed.
-  if (p_.top_p < 1.0f) {
-    size_t sorted = 0, keep = cand_.size();
-    for (size_t m = 64;; m *= 4) {
-      m = std::min(m, cand_.size());
-      std::partial_sort(cand_.begin() + static_cast<std::ptrdiff_t>(sorted), cand_.begin() + static_cast<std::ptrdiff_t>(m),
-                        cand_.end(), by_prob);
-      double acc = 0;
-      bool done = false;
-      for (size_t i = 0; i < m; ++i) {
-        acc += cand_[i].first;
-        if (acc >= p_.top_p * sum) {
-          keep = i + 1;
-          done = true;
-          break;
-        }
-      }
-      sorted = m;
-      if (done || m == cand_.size()) break;
-    }
-    cand_.resize(keep);
-  }
-  // min-p: relative to the best token, whose unnormalized probability is 1.
-  if (p_.min_p > 0.0f)
-    cand_.erase(std::remove_if(cand_.begin(), cand_.end(), [&](const auto& c) { return c.first < p_.min_p; }), cand_.end());
+  candidates(logits, vocab);
+  if (cand_.empty()) return argmax(logits, vocab);
   double total = 0;
-  for (auto& c : cand_) total += c.first;
+  for (const auto& c : cand_) total += c.first;
   double r = rng_.uniform() * total;
-  for (auto& c : cand_) {
+  for (const auto& c : cand_) {
     r -= c.first;
     if (r < 0) return c.second;
   }
   return cand_.back().second;
+}
+
+bool Sampler::narrows(int64_t vocab) const { return (p_.top_k > 0 && p_.top_k < vocab) || p_.top_p < 1.0f; }
+
+float Sampler::cut_for(float maxl, float min_weight) const {
+  // Candidates: tokens within 50 temperature-scaled nats of the best (the rest have probability
+  // below e^-50 relative to it), weighed e^((logit - max) / T), the best exactly 1. A min-p floor
+  // is the same kind of cut: weight >= min_p where logit >= max + T ln(min_p).
+  const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
+  float cut = maxl - 50.0f * T;
+  if (min_weight > 0.0f) cut = std::max(cut, maxl + T * std::log(min_weight));
+  return cut;
+}
+
+double Sampler::block_sums(const float* logits, int64_t vocab, float maxl, float cut) {
+  const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
+  sums_.assign(static_cast<size_t>((vocab + kSumBlock - 1) / kSumBlock), 0.0);
+  for_parts(static_cast<int64_t>(sums_.size()), 16, [&](int64_t, int64_t b0, int64_t b1) {
+    float w[kSumBlock];
+    for (int64_t b = b0; b < b1; ++b)
+      sums_[static_cast<size_t>(b)] =
+          exp_weights(logits + b * kSumBlock, static_cast<size_t>(std::min(kSumBlock, vocab - b * kSumBlock)), 1.0f / T, maxl, cut, w);
+  });
+  double total = 0;
+  for (double x : sums_) total += x;
+  return total;
+}
+
+float Sampler::parallel_max(const float* logits, int64_t vocab) {
+  float part_max[64];
+  const int64_t parts = for_parts(vocab, 16384, [&](int64_t p, int64_t a, int64_t b) {
+    part_max[p] = max_f32(logits + a, static_cast<size_t>(b - a));
+  });
+  float m = -INFINITY;
+  for (int64_t p = 0; p < parts; ++p) m = std::max(m, part_max[p]);
+  return m;
+}
+
+void Sampler::top_k(const float* logits, int64_t vocab, size_t k) {
+  // Each thread scans its part of the vocabulary; the parts' best k together hold the best k.
+  part_cand_.resize(64);
+  part_idx_.resize(64);
+  const int64_t parts = for_parts(vocab, 16384, [&](int64_t p, int64_t a, int64_t b) {
+    top_k_scan(logits, a, b, k, part_cand_[p], part_idx_[p]);
+  });
+  cand_.clear();
+  for (int64_t p = 0; p < parts; ++p) cand_.insert(cand_.end(), part_cand_[p].begin(), part_cand_[p].end());
+  if (cand_.size() > k) {
+    std::nth_element(cand_.begin(), cand_.begin() + static_cast<std::ptrdiff_t>(k - 1), cand_.end(), by_prob);
+    cand_.resize(k);
+  }
+  std::sort(cand_.begin(), cand_.end(), by_prob);
+}
+
+const std::vector<std::pair<float, int32_t>>& Sampler::candidates(const float* logits, int64_t vocab) {
+  cand_.clear();
+  if (vocab <= 0) return cand_;
+  const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
+  auto weigh = [&](float maxl, float cut) {  // cand_'s logits (by_prob order) to weights; their sum
+    weights_.resize(cand_.size());
+    for (size_t i = 0; i < cand_.size(); ++i) weights_[i] = cand_[i].first;
+    exp_weights(weights_.data(), weights_.size(), 1.0f / T, maxl, cut, weights_.data());
+    double sum = 0;
+    for (size_t i = 0; i < cand_.size(); ++i) sum += cand_[i].first = weights_[i];
+    return sum;
+  };
+  auto no_candidates = [&]() -> const std::vector<Cand>& {  // nothing finite and below +inf: argmax's choice alone
+    cand_.assign(1, {1.0f, argmax(logits, vocab)});
+    return cand_;
+  };
+  if (p_.top_k > 0 && p_.top_k < vocab) {
+    // top-k by logit in one pass (its best is the maximum), then their weights; top-p within them.
+    top_k(logits, vocab, static_cast<size_t>(p_.top_k));
+    const float maxl = cand_.front().first;
+    if (!(maxl > -INFINITY) || maxl == INFINITY) return no_candidates();
+    const float cut = cut_for(maxl, 0.0f);
+    while (!cand_.empty() && !(cand_.back().first >= cut)) cand_.pop_back();
+    const double sum = weigh(maxl, cut);
+    if (p_.top_p < 1.0f) cand_.resize(best_prefix(cand_, [](const Cand& c) { return static_cast<double>(c.first); }, p_.top_p * sum, boundary_));
+    return min_p_filter();
+  }
+  const float maxl = parallel_max(logits, vocab);
+  if (!(maxl > -INFINITY) || maxl == INFINITY) return no_candidates();
+  const float cut = cut_for(maxl, 0.0f);
+  double sum = 0;
+  if (p_.top_p < 1.0f) {
+    // top-p: the most probable tokens until their mass reaches top_p of all candidates'. A model's
+    // nucleus is usually small, so it is looked for among the best 64, 1024 and 16384 logits
+    // first; a wide one (a near-uniform distribution) by best_prefix over all candidates.
+    sum = block_sums(logits, vocab, maxl, cut);
+    const double need = p_.top_p * sum;
+    for (size_t k = 64; k <= 16384 && k < static_cast<size_t>(vocab); k *= 16) {
+      top_k(logits, vocab, k);
+      while (!cand_.empty() && !(cand_.back().first >= cut)) cand_.pop_back();
+      const bool all_in = cand_.size() < k;
+      const float kth = cand_.back().first;
+      weigh(maxl, cut);
+      double acc = 0;
+      for (size_t i = 0; i < cand_.size(); ++i)
+        if ((acc += cand_[i].first) >= need) {
+          cand_.resize(i + 1);
+          return min_p_filter();
+        }
+      if (all_in) return min_p_filter();  // every candidate is in and still short (rounding)
+      // The next 15k tokens weigh at most the k-th's weight each: when even that falls short,
+      // go straight to the wide search.
+      if (acc + 15.0 * static_cast<double>(k) * std::exp((static_cast<double>(kth) - maxl) / T) < need) break;
+    }
+  }
+  weights_.resize(static_cast<size_t>(vocab));
+  const double all = exp_weights(logits, static_cast<size_t>(vocab), 1.0f / T, maxl, cut, weights_.data());
+  if (p_.top_p >= 1.0f) sum = all;
+  cand_.clear();
+  for (int64_t i = 0; i < vocab; ++i)
+    if (logits[i] >= cut) cand_.emplace_back(weights_[static_cast<size_t>(i)], static_cast<int32_t>(i));
+  if (p_.top_p < 1.0f) cand_.resize(best_prefix(cand_, [](const Cand& c) { return static_cast<double>(c.first); }, p_.top_p * sum, boundary_));
+  return min_p_filter();
+}
+
+const std::vector<std::pair<float, int32_t>>& Sampler::min_p_filter() {
+  // min-p: relative to the best token, whose unnormalized probability is 1 (and which is kept).
+  if (p_.min_p > 0.0f && !cand_.empty())
+    cand_.erase(std::remove_if(cand_.begin(), cand_.end(), [&](const auto& c) { return c.first < p_.min_p; }), cand_.end());
+  return cand_;
 }
 
 }  // namespace herd

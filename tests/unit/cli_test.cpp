@@ -130,6 +130,22 @@ TEST(Cli, BenchReportsBothProbeFigures) {
   EXPECT_LE(p50, 4 * 1e3 / j["decode_tps_median"].get<double>());
   EXPECT_NEAR(j["decode_pct_of_probe_at_median_token"].get<double>(), 100.0 * bytes / (p50 * 1e-3) / 1e9 / best, 1e-9);
   EXPECT_FALSE(j.contains("decode_steps"));  // only with --steps
+  EXPECT_EQ(j["sampling"], "greedy");
+}
+
+// herd bench --temp/--top-k/...: the decode loop draws each token with the sampler (its settings
+// reported), and bad settings are refused before the model loads.
+TEST(Cli, BenchSamplesWithTheGivenSettings) {
+  HERD_REQUIRE_SHARED();
+  nlohmann::json j;
+  ASSERT_NO_FATAL_FAILURE(j = bench_json("-p 0 -n 3 -r 1 -t 2 --temp 0.8 --top-k 40 --top-p 0.95 --min-p 0.05 -s 3 --steps"));
+  EXPECT_EQ(j["sampling"], "temperature 0.8, top-k 40, top-p 0.95, min-p 0.05");
+  std::map<std::string, int64_t> n;
+  for (const auto& s : j["decode_steps"]) n[s["step"].get<std::string>()] = s["n"].get<int64_t>();
+  EXPECT_EQ(n["sample"], 3);
+  auto r = test::run_herd("bench -m " + test::testdata("models/scout_tiny").string() + " -n 2 --temp 1 --top-p 0");
+  EXPECT_NE(r.exit_code, 0);
+  EXPECT_NE(r.out.find("top-p must be in (0, 1]"), std::string::npos) << r.out;
 }
 
 // herd bench --steps: one record per decode token of every repetition for the per-token steps,
@@ -141,7 +157,7 @@ TEST(Cli, BenchStepsCountEveryDecodeToken) {
   ASSERT_TRUE(j.contains("decode_steps")) << j.dump();
   std::map<std::string, int64_t> n;
   for (const auto& s : j["decode_steps"]) n[s["step"].get<std::string>()] = s["n"].get<int64_t>();
-  EXPECT_EQ(n["argmax"], 6);
+  EXPECT_EQ(n["sample"], 6);
   EXPECT_EQ(n["lm_head"], 6);
   const auto config = test::read_json(test::testdata("models/scout_tiny") / "config.json");
   EXPECT_EQ(n["qkv"], 6 * config["text_config"]["num_hidden_layers"].get<int64_t>());

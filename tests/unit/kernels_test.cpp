@@ -371,6 +371,71 @@ TEST(Vec, ExpAffineSumMatchesStdExp) {
   EXPECT_EQ(z[0], 0.0f);
 }
 
+// The sampler's scan for the entries above a threshold, at every level, against a plain loop:
+// strict and non-strict, NaNs never, ties, both ends of the vector body and the tail.
+TEST(Vec, IndicesAboveMatchScalar) {
+  std::mt19937 rng(3);
+  std::uniform_int_distribution<int> small(-4, 4);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{31}, size_t{32}, size_t{33}, size_t{95}, size_t{4096}, size_t{4099}}) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = static_cast<float>(small(rng));  // many exact ties with the threshold
+    if (n > 2) x[1] = NAN, x[n - 1] = 4.0f;
+    for (float t : {-INFINITY, -1.0f, 0.0f, 3.0f, 4.0f})
+      for (bool or_equal : {false, true}) {
+        std::vector<int32_t> want;
+        for (size_t i = 0; i < n; ++i)
+          if (x[i] > t || (or_equal && x[i] == t)) want.push_back(100 + static_cast<int32_t>(i));
+        std::vector<int32_t> got(n + 1, -1);
+        got.resize(indices_above(x.data(), n, t, or_equal, 100, got.data()));
+        EXPECT_EQ(got, want) << "n " << n << " t " << t << " or_equal " << or_equal;
+        std::vector<int32_t> g0(n + 1, -1);
+        g0.resize(scalar::indices_above(x.data(), n, t, or_equal, 100, g0.data()));
+        EXPECT_EQ(g0, want) << "scalar n " << n;
+        if (use_avx2()) {
+          std::vector<int32_t> g2(n + 1, -1);
+          g2.resize(avx2::indices_above(x.data(), n, t, or_equal, 100, g2.data()));
+          EXPECT_EQ(g2, want) << "avx2 n " << n;
+        }
+      }
+  }
+}
+
+// Sampling weights e^(a (x - m)) above a cut, 0 below it and for NaN, against std::exp in double, on
+// every level the CPU has; in place too.
+TEST(Vec, ExpWeightsMatchStdExp) {
+  std::mt19937 rng(4);
+  std::uniform_real_distribution<float> u(-60.0f, 1.0f);
+  for (size_t n : {size_t{0}, size_t{1}, size_t{7}, size_t{8}, size_t{17}, size_t{1023}, size_t{1024}, size_t{3001}}) {
+    std::vector<float> x(n);
+    for (auto& v : x) v = u(rng);
+    if (n > 3) x[2] = NAN, x[3] = -INFINITY;
+    const float a = 1.25f, m = 0.5f, cut = -40.0f;
+    double ref = 0;
+    std::vector<double> want(n);
+    for (size_t i = 0; i < n; ++i) {
+      want[i] = x[i] >= cut ? std::exp(static_cast<double>(a) * (static_cast<double>(x[i]) - m)) : 0.0;
+      ref += want[i];
+    }
+    auto check = [&](auto fn, const char* level) {
+      std::vector<float> w(n, -1.0f);
+      const double sum = fn(x.data(), n, a, m, cut, w.data());
+      // Relative error 2e-6, plus the float argument's rounding: ~1.2e-7 of its size.
+      for (size_t i = 0; i < n; ++i) {
+        const double arg = x[i] >= cut ? std::fabs(static_cast<double>(a) * (static_cast<double>(x[i]) - m)) : 0.0;
+        ASSERT_NEAR(w[i], want[i], (2e-6 + 2.4e-7 * arg) * want[i] + 1e-38) << level << " n " << n << " i " << i;
+      }
+      EXPECT_NEAR(sum, ref, 1e-5 * ref + 1e-30) << level << " n " << n;
+      std::vector<float> y = x;  // in place
+      fn(y.data(), n, a, m, cut, y.data());
+      for (size_t i = 0; i < n; ++i) ASSERT_EQ(y[i], w[i]) << level << " in place, i " << i;
+    };
+    check(exp_weights, "dispatch");
+    check(scalar::exp_weights, "scalar");
+    if (use_avx2()) check(avx2::exp_weights, "avx2");
+    if (use_avx512()) check(avx512::exp_weights, "avx512");
+  }
+}
+
 TEST(ThreadPool, CoversRangeExactlyOnce) {
   ThreadPool pool(3);
   for (int64_t n : {1, 2, 17, 1000}) {

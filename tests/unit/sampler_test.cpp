@@ -130,6 +130,175 @@ TEST(Sampler, MinPDropsUnlikely) {
   }
 }
 
+// What a draw should choose among, by a full sort in double precision: the candidates within 50
+// temperature-scaled nats of the best, top-k of them by logit (ties: the lower id), weights
+// e^((l - max) / T), top-p as the shortest prefix by weight reaching top_p of their sum, then
+// min-p (which keeps a prefix too). The sampler sums float weights, so where a top-p boundary
+// falls in a long tail of tiny weights it may move by a few tokens: `lo` and `hi` are the kept
+// lengths for top_p's mass 1e-5 lower and higher.
+struct FullSort {
+  std::vector<int32_t> ids;  // by weight, the lower id first on a tie
+  std::vector<double> w;
+  size_t lo = 0, hi = 0;
+};
+FullSort full_sort(const std::vector<float>& l, const SamplingParams& p) {
+  float mx = -INFINITY;
+  for (float x : l) mx = x > mx ? x : mx;
+  struct C {
+    double logit, w;
+    int32_t id;
+  };
+  std::vector<C> c;
+  for (size_t i = 0; i < l.size(); ++i)
+    if (l[i] >= mx - 50.0f * p.temperature) c.push_back({l[i], 0, static_cast<int32_t>(i)});
+  std::sort(c.begin(), c.end(), [](const C& a, const C& b) { return a.logit > b.logit || (a.logit == b.logit && a.id < b.id); });
+  if (p.top_k > 0 && static_cast<size_t>(p.top_k) < c.size()) c.resize(p.top_k);
+  double sum = 0;
+  for (C& x : c) sum += x.w = std::exp((x.logit - mx) / p.temperature);
+  auto kept = [&](double mass) {
+    size_t n = c.size();
+    double acc = 0;
+    for (size_t i = 0; i < c.size() && p.top_p < 1.0f; ++i)
+      if ((acc += c[i].w) >= mass) {
+        n = i + 1;
+        break;
+      }
+    while (n > 0 && c[n - 1].w < p.min_p) --n;
+    return n;
+  };
+  FullSort f;
+  f.lo = kept(p.top_p * sum * (1 - 1e-5));
+  f.hi = kept(p.top_p * sum * (1 + 1e-5));
+  for (const C& x : c) f.ids.push_back(x.id), f.w.push_back(x.w);
+  return f;
+}
+
+// candidates() (a SIMD scan for top-k, a histogram search for a wide top-p, weights by a SIMD exp)
+// keeps the tokens a full sort keeps, by probability when there are few, on flat, peaked and tied
+// vocabularies of several sizes, with NaN and -inf logits among them.
+TEST(Sampler, CandidatesMatchAFullSort) {
+  std::mt19937 rng(11);
+  std::normal_distribution<float> nd(0.0f, 1.0f);
+  std::uniform_int_distribution<int> small(-3, 3);
+  struct Mix {
+    int top_k;
+    float top_p, min_p;
+  };
+  const Mix mixes[] = {{40, 1.0f, 0.0f}, {0, 0.9f, 0.0f}, {0, 0.5f, 0.0f}, {40, 0.95f, 0.05f}, {0, 1.0f, 0.05f},
+                       {0, 0.9f, 0.02f}, {1000, 0.99f, 0.0f}, {1, 1.0f, 0.0f}, {0, 0.999f, 0.0f}};
+  int checked_order = 0, exact = 0;
+  for (int64_t V : {50, 5000, 202048})
+    for (int shape = 0; shape < 4; ++shape) {
+      std::vector<float> l(V);
+      for (float& x : l)
+        x = shape == 0 ? 0.05f * nd(rng) : shape == 1 ? 2.5f * nd(rng) : shape == 2 ? static_cast<float>(small(rng)) : 0.0f;
+      if (shape == 1)
+        for (int i = 0; i < 20; ++i) l[rng() % V] = 14.0f + 0.3f * i;  // a few clear winners
+      if (V > 100) l[7] = NAN, l[V / 3] = -INFINITY, l[V - 1] = NAN;
+      for (float T : {0.7f, 1.3f})
+        for (const Mix& m : mixes) {
+          SamplingParams p;
+          p.temperature = T;
+          p.top_k = m.top_k;
+          p.top_p = m.top_p;
+          p.min_p = m.min_p;
+          Sampler s(p);
+          const FullSort want = full_sort(l, p);
+          std::vector<int32_t> got;
+          for (const auto& c : s.candidates(l.data(), V)) got.push_back(c.second);
+          const std::string what = "V " + std::to_string(V) + " shape " + std::to_string(shape) + " T " + std::to_string(T) +
+                                   " k " + std::to_string(m.top_k) + " p " + std::to_string(m.top_p) + " min-p " + std::to_string(m.min_p);
+          ASSERT_GE(got.size(), want.lo) << what;
+          ASSERT_LE(got.size(), want.hi) << what;
+          exact += want.lo == want.hi;
+          // The same tokens as the full sort's prefix of that length ...
+          std::vector<int32_t> a = got, b(want.ids.begin(), want.ids.begin() + static_cast<std::ptrdiff_t>(got.size()));
+          std::sort(a.begin(), a.end());
+          std::sort(b.begin(), b.end());
+          ASSERT_EQ(a, b) << what;
+          // ... and, narrowed to a few, by probability (float weights may tie where doubles differ).
+          if (got.size() <= 4096 && (m.top_k > 0 || m.top_p < 1.0f)) {
+            std::map<int32_t, double> w;
+            for (size_t i = 0; i < want.ids.size(); ++i) w[want.ids[i]] = want.w[i];
+            for (size_t i = 1; i < got.size(); ++i) ASSERT_GE(w[got[i - 1]], w[got[i]] * (1 - 1e-6)) << what << " at " << i;
+            ++checked_order;
+          }
+        }
+    }
+  EXPECT_GT(checked_order, 50);
+  EXPECT_GT(exact, 150);  // most boundaries leave no room at all
+}
+
+// The draw over a whole vocabulary (no top-k or top-p) walks block sums first: tokens in
+// different blocks, and the last token, come up as often as their probabilities say.
+TEST(Sampler, WholeVocabularyDrawFollowsSoftmax) {
+  const int64_t V = 5000;
+  std::vector<float> base(V, -INFINITY);
+  const int32_t ids[] = {3, 1500, 2047, 2048, 4999};
+  const float logit[] = {1.0f, 0.2f, 0.7f, -0.5f, 0.9f};
+  double z = 0;
+  for (float x : logit) z += std::exp(x);
+  SamplingParams p;
+  p.temperature = 1.0f;
+  p.seed = 9;
+  Sampler s(p);
+  std::map<int32_t, int> count;
+  const int N = 20000;
+  for (int i = 0; i < N; ++i) {
+    auto l = base;
+    for (int j = 0; j < 5; ++j) l[ids[j]] = logit[j];
+    ++count[s.sample(l.data(), V, {})];
+  }
+  EXPECT_EQ(count.size(), 5u);
+  for (int j = 0; j < 5; ++j) EXPECT_NEAR(count[ids[j]] / double(N), std::exp(logit[j]) / z, 0.015) << ids[j];
+}
+
+// The sampler's passes over the vocabulary are split over the pool's threads: the tokens drawn
+// are the same at any thread count, and inside a pool job (where the passes run on one thread).
+TEST(Sampler, SameTokensAtAnyThreadCount) {
+  const int64_t V = 202048;
+  std::mt19937 rng(21);
+  std::normal_distribution<float> nd(0.0f, 2.0f);
+  std::vector<float> base(V);
+  for (float& x : base) x = nd(rng);
+  struct Mix {
+    float T;
+    int top_k;
+    float top_p, min_p;
+  };
+  const Mix mixes[] = {{1.0f, 0, 1.0f, 0.0f}, {0.8f, 40, 1.0f, 0.0f}, {0.8f, 0, 0.9f, 0.0f}, {0.8f, 40, 0.95f, 0.05f}, {1.0f, 0, 1.0f, 0.05f}};
+  auto draw = [&](const Mix& m) {
+    SamplingParams p;
+    p.temperature = m.T;
+    p.top_k = m.top_k;
+    p.top_p = m.top_p;
+    p.min_p = m.min_p;
+    p.seed = 5;
+    Sampler s(p);
+    std::vector<int32_t> out;
+    for (int i = 0; i < 40; ++i) {
+      auto l = base;
+      l[static_cast<size_t>(i) * 4999 % V] += 6.0f;  // a different favourite each time
+      out.push_back(s.sample(l.data(), V, {}));
+    }
+    return out;
+  };
+  ThreadPool::set_global_threads(1);
+  std::vector<std::vector<int32_t>> want;
+  for (const Mix& m : mixes) want.push_back(draw(m));
+  for (int threads : {2, 3}) {
+    ThreadPool::set_global_threads(threads);
+    for (size_t i = 0; i < std::size(mixes); ++i) EXPECT_EQ(draw(mixes[i]), want[i]) << threads << " threads, mix " << i;
+    std::vector<std::vector<int32_t>> nested(2);
+    ThreadPool::global().parallel_for(2, 1, [&](int64_t a, int64_t b) {
+      for (int64_t j = a; j < b; ++j) nested[j] = draw(mixes[j]);
+    });
+    EXPECT_EQ(nested[0], want[0]) << threads << " threads, inside a pool job";
+    EXPECT_EQ(nested[1], want[1]) << threads << " threads, inside a pool job";
+  }
+  ThreadPool::set_global_threads(0);
+}
+
 TEST(Sampler, RepetitionPenaltyAvoidsRepeats) {
   SamplingParams p;
   p.repetition_penalty = 2.0f;

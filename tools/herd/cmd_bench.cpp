@@ -40,6 +40,7 @@ struct BenchArgs {
   int threads = 0, reps = 3;
   bool json = false;
   bool steps = false;  // per-step decode timers (model/decode_steps.h)
+  SamplingParams sampling;  // greedy unless --temp: the decode loop's choice of each token
 };
 
 using Clock = std::chrono::steady_clock;
@@ -93,7 +94,25 @@ int64_t peak_rss_bytes() {
   return 0;
 }
 
+std::string format_number(float v) {
+  char b[32];
+  std::snprintf(b, sizeof b, "%g", static_cast<double>(v));
+  return b;
+}
+
+// "greedy", or the sampler's settings that are in effect.
+std::string sampling_text(const SamplingParams& p) {
+  if (p.temperature <= 0.0f && p.repetition_penalty == 1.0f) return "greedy";
+  std::string s = p.temperature <= 0.0f ? "greedy" : "temperature " + format_number(p.temperature);
+  if (p.temperature > 0.0f && p.top_k > 0) s += ", top-k " + std::to_string(p.top_k);
+  if (p.temperature > 0.0f && p.top_p < 1.0f) s += ", top-p " + format_number(p.top_p);
+  if (p.temperature > 0.0f && p.min_p > 0.0f) s += ", min-p " + format_number(p.min_p);
+  if (p.repetition_penalty != 1.0f) s += ", repeat penalty " + format_number(p.repetition_penalty);
+  return s;
+}
+
 void run_bench(const BenchArgs& a) {
+  Sampler{a.sampling};  // bad settings fail here, before the model loads
   apply_threads(a.threads);
   if (a.prompt < 0 || a.gen < 1 || a.reps < 1 || a.depth < 0 || a.fill_kv < 0)
     fail("-n and -r must be positive; -p, -d and --fill-kv not negative");
@@ -148,13 +167,17 @@ void run_bench(const BenchArgs& a) {
     model->forward(ctx.data(), static_cast<int64_t>(ctx.size()), *dcache, logits.data(), false);
     kv_ram = dcache->memory_use().ram_bytes;
     kv_disk = dcache->memory_use().disk_bytes;
+    Sampler sampler(a.sampling);  // argmax at temperature 0
+    std::vector<int32_t> history = ctx;
+    history.reserve(ctx.size() + static_cast<size_t>(a.gen));
     decode_steps::enable(a.steps);
     t0 = Clock::now();
     for (int64_t i = 0; i < a.gen; ++i) {
       const auto t_token = Clock::now();
       decode_steps::begin();
-      int32_t next = argmax(logits.data(), V);
-      decode_steps::mark(decode_steps::Step::Argmax);
+      int32_t next = sampler.sample(logits.data(), V, history);
+      history.push_back(next);
+      decode_steps::mark(decode_steps::Step::Sample);
       model->forward(&next, 1, *dcache, logits.data(), false);
       token_ms.push_back(seconds_since(t_token) * 1e3);
     }
@@ -209,6 +232,7 @@ void run_bench(const BenchArgs& a) {
     j["kv_ram_bytes"] = kv_ram;
     j["kv_disk_bytes"] = kv_disk;
     j["peak_rss_bytes"] = rss;
+    j["sampling"] = sampling_text(a.sampling);
     if (a.steps) {
       nlohmann::ordered_json st = nlohmann::ordered_json::array();
       for (const auto& x : decode_steps::summarize())
@@ -227,6 +251,7 @@ void run_bench(const BenchArgs& a) {
   std::printf("decode           %.2f tok/s  (median of %d, %lld tokens after %lld of context%s)\n", dc, a.reps,
               static_cast<long long>(a.gen), static_cast<long long>(start),
               a.fill_kv > 0 ? ", SYNTHETIC KV from --fill-kv" : "");
+  std::printf("sampling         %s\n", sampling_text(a.sampling).c_str());
   std::printf("KV cache         %s/%s, %s in RAM, %s on disk; peak RSS %s\n", kv_type_name(kvo.k_type),
               kv_type_name(kvo.v_type), human_bytes(kv_ram).c_str(), human_bytes(kv_disk).c_str(), human_bytes(rss).c_str());
   std::printf("bytes per token  %s weights + %s KV\n", human_bytes(static_cast<int64_t>(wbytes)).c_str(),
@@ -267,6 +292,7 @@ CommandRegistrar reg(70, [](CLI::App& root) {
   sub->add_flag("--steps", a->steps,
                 "also time every step of every decode token (norms, products, attention, routing, output matrix): "
                 "mean and percentiles per step");
+  add_sampling_options(sub, a->sampling);
   add_threads_option(sub, a->threads);
   sub->callback([a] { run_bench(*a); });
 });
