@@ -84,7 +84,8 @@ using Cand = std::pair<float, int32_t>;  // (logit or unnormalized probability, 
 bool by_prob(const Cand& a, const Cand& b) { return a.first > b.first || (a.first == b.first && a.second < b.second); }
 
 // Moves the shortest prefix of c in by_prob order whose weights add up to at least `need` to the
-// front of c and returns its length (c.size() when all of them together fall short). Sorting a
+// front of c and returns its length (c.size() when all of them together fall short); the rest of
+// c is left unspecified (entries dropped, others repeated). Sorting a
 // whole vocabulary to find it took ~33 ms per token for top-p over a near-uniform distribution:
 // instead a histogram of the values finds the bucket where the running total reaches `need`, the
 // entries above that bucket are kept whole, and only the bucket's entries are examined again (a
@@ -142,20 +143,22 @@ size_t best_prefix(std::vector<Cand>& c, Weight weight, double need, std::vector
 }
 
 // Runs fn(part, begin, end) for each of the parts [0, n) splits into, one contiguous part per pool
-// thread (at least min_per_part items each, at most 64 parts), on the pool: the sampler's passes
+// thread (at least min_per_part items each, at most 64 parts; or max_parts parts, whatever the
+// number of threads, where the results must not depend on it), on the pool: the sampler's passes
 // over a vocabulary's logits, which the output matrix's job has mostly pushed out of the caches,
 // read at every thread's bandwidth. Returns the number of parts (every one of them is run, by
 // one thread when the pool is busy).
 template <typename Fn>
-int64_t for_parts(int64_t n, int64_t min_per_part, Fn&& fn) {
+int64_t for_parts(int64_t n, int64_t min_per_part, Fn&& fn, int64_t max_parts = 0) {
   if (n <= 0) return 0;
   ThreadPool& pool = ThreadPool::global();
-  const int64_t want = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_part), 1, std::min<int64_t>(pool.size(), 64));
+  const int64_t most = max_parts > 0 ? max_parts : std::min<int64_t>(pool.size(), 64);
+  const int64_t want = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_part), 1, most);
   const int64_t chunk = (n + want - 1) / want, parts = (n + chunk - 1) / chunk;
   auto run = [&](int64_t a, int64_t b) {
     for (int64_t p = a / chunk; p * chunk < b; ++p) fn(p, p * chunk, std::min(n, (p + 1) * chunk));
   };
-  if (parts > 1) pool.parallel_chunks(n, chunk, run);
+  if (parts > 1 && pool.size() > 1) pool.parallel_chunks(n, chunk, run);
   else run(0, n);
   return parts;
 }
@@ -234,13 +237,16 @@ int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
     const float maxl = parallel_max(logits, vocab);
     if (!(maxl > -INFINITY) || maxl == INFINITY) return argmax(logits, vocab);
     const float T = p_.temperature, cut = cut_for(maxl, p_.min_p);
-    block_sums(logits, vocab, maxl, cut);
+    block_sums(logits, vocab, maxl, cut, false);
     auto weigh = [&](int64_t b, float* w) {
       exp_weights(logits + b * kSumBlock, static_cast<size_t>(std::min(kSumBlock, vocab - b * kSumBlock)), 1.0f / T, maxl, cut, w);
     };
-    return static_cast<int32_t>(draw_index(sums_, vocab, kSumBlock, rng_.uniform(), weights_, weigh));
+    return static_cast<int32_t>(draw_index(sums_, vocab, kSumBlock, rng_.uniform(), scratch_, weigh));
   }
-  candidates(logits, vocab);
+  if (select(logits, vocab))  // kept in weights_, summed per block in sums_
+    return static_cast<int32_t>(draw_index(sums_, vocab, kSumBlock, rng_.uniform(), scratch_, [&](int64_t b, float* w) {
+      std::copy_n(weights_.data() + b * kSumBlock, std::min(kSumBlock, vocab - b * kSumBlock), w);
+    }));
   if (cand_.empty()) return argmax(logits, vocab);
   double total = 0;
   for (const auto& c : cand_) total += c.first;
@@ -264,14 +270,15 @@ float Sampler::cut_for(float maxl, float min_weight) const {
   return cut;
 }
 
-double Sampler::block_sums(const float* logits, int64_t vocab, float maxl, float cut) {
+double Sampler::block_sums(const float* logits, int64_t vocab, float maxl, float cut, bool store) {
   const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
   sums_.assign(static_cast<size_t>((vocab + kSumBlock - 1) / kSumBlock), 0.0);
+  if (store) weights_.resize(static_cast<size_t>(vocab));
   for_parts(static_cast<int64_t>(sums_.size()), 16, [&](int64_t, int64_t b0, int64_t b1) {
-    float w[kSumBlock];
+    float scratch[kSumBlock];
     for (int64_t b = b0; b < b1; ++b)
-      sums_[static_cast<size_t>(b)] =
-          exp_weights(logits + b * kSumBlock, static_cast<size_t>(std::min(kSumBlock, vocab - b * kSumBlock)), 1.0f / T, maxl, cut, w);
+      sums_[static_cast<size_t>(b)] = exp_weights(logits + b * kSumBlock, static_cast<size_t>(std::min(kSumBlock, vocab - b * kSumBlock)),
+                                                  1.0f / T, maxl, cut, store ? weights_.data() + b * kSumBlock : scratch);
   });
   double total = 0;
   for (double x : sums_) total += x;
@@ -305,8 +312,18 @@ void Sampler::top_k(const float* logits, int64_t vocab, size_t k) {
 }
 
 const std::vector<std::pair<float, int32_t>>& Sampler::candidates(const float* logits, int64_t vocab) {
+  if (select(logits, vocab)) {  // kept in weights_: list them (by probability under top-p when few)
+    cand_.clear();
+    for (int64_t i = 0; i < vocab; ++i)
+      if (weights_[static_cast<size_t>(i)] > 0.0f) cand_.emplace_back(weights_[static_cast<size_t>(i)], static_cast<int32_t>(i));
+    if (p_.top_p < 1.0f && cand_.size() <= 8192) std::sort(cand_.begin(), cand_.end(), by_prob);
+  }
+  return cand_;
+}
+
+bool Sampler::select(const float* logits, int64_t vocab) {
   cand_.clear();
-  if (vocab <= 0) return cand_;
+  if (vocab <= 0) return false;
   const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
   auto weigh = [&](float maxl, float cut) {  // cand_'s logits (by_prob order) to weights; their sum
     weights_.resize(cand_.size());
@@ -316,9 +333,9 @@ const std::vector<std::pair<float, int32_t>>& Sampler::candidates(const float* l
     for (size_t i = 0; i < cand_.size(); ++i) sum += cand_[i].first = weights_[i];
     return sum;
   };
-  auto no_candidates = [&]() -> const std::vector<Cand>& {  // nothing finite and below +inf: argmax's choice alone
+  auto no_candidates = [&] {  // nothing finite and below +inf: argmax's choice alone
     cand_.assign(1, {1.0f, argmax(logits, vocab)});
-    return cand_;
+    return false;
   };
   if (p_.top_k > 0 && p_.top_k < vocab) {
     // top-k by logit in one pass (its best is the maximum), then their weights; top-p within them.
@@ -329,44 +346,113 @@ const std::vector<std::pair<float, int32_t>>& Sampler::candidates(const float* l
     while (!cand_.empty() && !(cand_.back().first >= cut)) cand_.pop_back();
     const double sum = weigh(maxl, cut);
     if (p_.top_p < 1.0f) cand_.resize(best_prefix(cand_, [](const Cand& c) { return static_cast<double>(c.first); }, p_.top_p * sum, boundary_));
-    return min_p_filter();
+    min_p_filter();
+    return false;
   }
   const float maxl = parallel_max(logits, vocab);
   if (!(maxl > -INFINITY) || maxl == INFINITY) return no_candidates();
   const float cut = cut_for(maxl, 0.0f);
-  double sum = 0;
-  if (p_.top_p < 1.0f) {
-    // top-p: the most probable tokens until their mass reaches top_p of all candidates'. A model's
-    // nucleus is usually small, so it is looked for among the best 64, 1024 and 16384 logits
-    // first; a wide one (a near-uniform distribution) by best_prefix over all candidates.
-    sum = block_sums(logits, vocab, maxl, cut);
-    const double need = p_.top_p * sum;
-    for (size_t k = 64; k <= 16384 && k < static_cast<size_t>(vocab); k *= 16) {
-      top_k(logits, vocab, k);
-      while (!cand_.empty() && !(cand_.back().first >= cut)) cand_.pop_back();
-      const bool all_in = cand_.size() < k;
-      const float kth = cand_.back().first;
-      weigh(maxl, cut);
-      double acc = 0;
-      for (size_t i = 0; i < cand_.size(); ++i)
-        if ((acc += cand_[i].first) >= need) {
-          cand_.resize(i + 1);
-          return min_p_filter();
-        }
-      if (all_in) return min_p_filter();  // every candidate is in and still short (rounding)
-      // The next 15k tokens weigh at most the k-th's weight each: when even that falls short,
-      // go straight to the wide search.
-      if (acc + 15.0 * static_cast<double>(k) * std::exp((static_cast<double>(kth) - maxl) / T) < need) break;
-    }
+  if (p_.top_p >= 1.0f) {  // every candidate (min-p aside)
+    block_sums(logits, vocab, maxl, cut_for(maxl, p_.min_p), true);
+    return true;
   }
+  // top-p: the most probable tokens until their mass reaches top_p of all candidates'. A model's
+  // nucleus is usually small, so it is looked for among the best 64, 1024 and 16384 logits first;
+  // a wide one (a near-uniform distribution) by top_p_wide.
+  const double need = p_.top_p * block_sums(logits, vocab, maxl, cut, false);
+  for (size_t k = 64; k <= 16384 && k < static_cast<size_t>(vocab); k *= 16) {
+    top_k(logits, vocab, k);
+    while (!cand_.empty() && !(cand_.back().first >= cut)) cand_.pop_back();
+    const bool all_in = cand_.size() < k;
+    const float kth = cand_.back().first;
+    weigh(maxl, cut);
+    double acc = 0;
+    for (size_t i = 0; i < cand_.size(); ++i)
+      if ((acc += cand_[i].first) >= need) {
+        cand_.resize(i + 1);
+        min_p_filter();
+        return false;
+      }
+    if (all_in) {  // every candidate is in and still short (rounding)
+      min_p_filter();
+      return false;
+    }
+    // The next 15k tokens weigh at most the k-th's weight each: when even that falls short,
+    // go straight to the wide search.
+    if (acc + 15.0 * static_cast<double>(k) * std::exp((static_cast<double>(kth) - maxl) / T) < need) break;
+  }
+  top_p_wide(logits, vocab, maxl, cut, need);
+  return true;
+}
+
+void Sampler::top_p_wide(const float* logits, int64_t vocab, float maxl, float cut, double need) {
+  // Every token's weight, and per part a histogram of the weights by logit (bucket 0: the
+  // highest); the bucket where the running total reaches `need` is searched by best_prefix, the
+  // buckets above it are kept whole and those below zeroed. Passes split over the threads, in a
+  // fixed number of parts merged in order: the result does not depend on the thread count.
+  // (Sorting all candidates took ~33 ms per token on a near-uniform distribution.)
+  constexpr int kBuckets = 2048;
+  constexpr int64_t kParts = 8;
+  const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
   weights_.resize(static_cast<size_t>(vocab));
-  const double all = exp_weights(logits, static_cast<size_t>(vocab), 1.0f / T, maxl, cut, weights_.data());
-  if (p_.top_p >= 1.0f) sum = all;
+  // Bucket by (max - logit) * scale in float: monotonic in the logit, so a bucket's tokens are all
+  // more probable than the next bucket's. Computed once per token and kept for the second pass.
+  const float scale = static_cast<float>(kBuckets) / (maxl - cut);
+  buckets_.resize(static_cast<size_t>(vocab));
+  part_mass_.assign(static_cast<size_t>(kParts * kBuckets), 0.0);
+  const int64_t parts = for_parts(vocab, (vocab + kParts - 1) / kParts, [&](int64_t p, int64_t a, int64_t b) {
+    float* w = weights_.data();
+    uint16_t* bk = buckets_.data();
+    exp_weights(logits + a, static_cast<size_t>(b - a), 1.0f / T, maxl, cut, w + a);
+    for (int64_t i = a; i < b; ++i)  // (vectorizes; NaN and non-candidates have weight 0)
+      bk[i] = static_cast<uint16_t>(std::min(static_cast<float>(kBuckets - 1), std::max(0.0f, (maxl - logits[i]) * scale)));
+    // Four interleaved histograms: a near-uniform vocabulary puts long runs of tokens in one
+    // bucket, and a single histogram would chain every addition through the same memory.
+    std::vector<double> h(4 * kBuckets, 0.0);
+    int64_t i = a;
+    for (; i + 4 <= b; i += 4)
+      for (int j = 0; j < 4; ++j) h[4 * bk[i + j] + j] += w[i + j];
+    for (; i < b; ++i) h[4 * bk[i]] += w[i];
+    double* mass = part_mass_.data() + p * kBuckets;
+    for (int k = 0; k < kBuckets; ++k) mass[k] = (h[4 * k] + h[4 * k + 1]) + (h[4 * k + 2] + h[4 * k + 3]);
+  }, kParts);
+  double acc = 0;
+  int top = 0;  // the boundary bucket
+  for (; top < kBuckets; ++top) {
+    double m = 0;
+    for (int64_t p = 0; p < parts; ++p) m += part_mass_[static_cast<size_t>(p * kBuckets + top)];
+    if (acc + m >= need) break;
+    acc += m;
+  }
+  part_cand_.resize(static_cast<size_t>(kParts));
+  for_parts(vocab, (vocab + kParts - 1) / kParts, [&](int64_t p, int64_t a, int64_t b) {
+    std::vector<Cand>& edge = part_cand_[static_cast<size_t>(p)];
+    edge.clear();
+    float* w = weights_.data();
+    const uint16_t* bk = buckets_.data();
+    for (int64_t i = a; i < b; ++i) {
+      if (bk[i] == top && w[i] > 0.0f) edge.emplace_back(w[i], static_cast<int32_t>(i));
+      w[i] = bk[i] < top ? w[i] : 0.0f;  // the boundary bucket's are set again below
+    }
+  }, kParts);
+  boundary_.clear();
+  for (int64_t p = 0; p < parts; ++p) boundary_.insert(boundary_.end(), part_cand_[p].begin(), part_cand_[p].end());
+  // (best_prefix leaves what follows the prefix unspecified: only the prefix is set again.)
+  const size_t keep = best_prefix(boundary_, [](const Cand& c) { return static_cast<double>(c.first); }, need - acc, cand_);
+  for (size_t i = 0; i < keep; ++i) weights_[static_cast<size_t>(boundary_[i].second)] = boundary_[i].first;
   cand_.clear();
-  for (int64_t i = 0; i < vocab; ++i)
-    if (logits[i] >= cut) cand_.emplace_back(weights_[static_cast<size_t>(i)], static_cast<int32_t>(i));
-  if (p_.top_p < 1.0f) cand_.resize(best_prefix(cand_, [](const Cand& c) { return static_cast<double>(c.first); }, p_.top_p * sum, boundary_));
-  return min_p_filter();
+  // min-p, and the block sums the draw walks.
+  const float floor = p_.min_p;
+  sums_.assign(static_cast<size_t>((vocab + kSumBlock - 1) / kSumBlock), 0.0);
+  for_parts(static_cast<int64_t>(sums_.size()), 16, [&](int64_t, int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b) {
+      float* w = weights_.data() + b * kSumBlock;
+      const int64_t len = std::min(kSumBlock, vocab - b * kSumBlock);
+      if (floor > 0.0f)
+        for (int64_t i = 0; i < len; ++i) w[i] = w[i] < floor ? 0.0f : w[i];
+      sums_[static_cast<size_t>(b)] = sum_f32(w, static_cast<size_t>(len));
+    }
+  });
 }
 
 const std::vector<std::pair<float, int32_t>>& Sampler::min_p_filter() {
