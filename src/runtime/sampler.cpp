@@ -18,6 +18,27 @@ uint64_t splitmix64(uint64_t& x) {
   return z ^ (z >> 31);
 }
 inline uint64_t rotl(uint64_t x, int k) { return (x << k) | (x >> (64 - k)); }
+
+// Runs fn(part, begin, end) for each of the parts [0, n) splits into, one contiguous part per pool
+// thread (at least min_per_part items each, at most 64 parts; or max_parts parts, whatever the
+// number of threads, where the results must not depend on it), on the pool: the sampler's passes
+// over a vocabulary's logits, which the output matrix's job has mostly pushed out of the caches,
+// read at every thread's bandwidth. Returns the number of parts (every one of them is run, by
+// one thread when the pool is busy).
+template <typename Fn>
+int64_t for_parts(int64_t n, int64_t min_per_part, Fn&& fn, int64_t max_parts = 0) {
+  if (n <= 0) return 0;
+  ThreadPool& pool = ThreadPool::global();
+  const int64_t most = max_parts > 0 ? max_parts : std::min<int64_t>(pool.size(), 64);
+  const int64_t want = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_part), 1, most);
+  const int64_t chunk = (n + want - 1) / want, parts = (n + chunk - 1) / chunk;
+  auto run = [&](int64_t a, int64_t b) {
+    for (int64_t p = a / chunk; p * chunk < b; ++p) fn(p, p * chunk, std::min(n, (p + 1) * chunk));
+  };
+  if (parts > 1 && pool.size() > 1) pool.parallel_chunks(n, chunk, run);
+  else run(0, n);
+  return parts;
+}
 }  // namespace
 
 Rng::Rng(uint64_t seed) {
@@ -46,23 +67,16 @@ int32_t argmax(const float* logits, int64_t n) {
   // Most of the logits were written early in the LM head's job and are no longer in L2: one
   // thread took ~53 us of a ~9 ms mini-scout decode step, one per thread ~35-40 us.
   if (n <= 0) return 0;
-  constexpr int64_t kSplitFrom = 16384;
-  ThreadPool& pool = ThreadPool::global();
-  const int64_t parts = n >= kSplitFrom ? std::min<int64_t>(pool.size(), 64) : 1;
-  const int64_t chunk = (n + parts - 1) / parts;
   float best[64];
   int64_t at[64];
-  std::fill(at, at + parts, int64_t{-1});  // parts not run (the pool busy: one call did all)
-  auto part = [&](int64_t a, int64_t b) {
+  const int64_t parts = for_parts(n, 8192, [&](int64_t p, int64_t a, int64_t b) {
     const float m = max_f32(logits + a, static_cast<size_t>(b - a));
     const size_t i = find_f32(logits + a, static_cast<size_t>(b - a), m);
-    best[a / chunk] = m;
-    at[a / chunk] = i < static_cast<size_t>(b - a) ? a + static_cast<int64_t>(i) : -1;  // -1: all NaN
-  };
-  if (parts > 1) pool.parallel_chunks(n, chunk, part);
-  else part(0, n);
+    best[p] = m;
+    at[p] = i < static_cast<size_t>(b - a) ? a + static_cast<int64_t>(i) : -1;  // -1: all NaN
+  });
   int64_t r = -1;
-  for (int64_t p = 0; p * chunk < n; ++p)
+  for (int64_t p = 0; p < parts; ++p)
     if (at[p] >= 0 && (r < 0 || best[p] > logits[r])) r = at[p];
   return r >= 0 ? static_cast<int32_t>(r) : 0;
 }
@@ -142,27 +156,6 @@ size_t best_prefix(std::vector<Cand>& c, Weight weight, double need, std::vector
   return keep;
 }
 
-// Runs fn(part, begin, end) for each of the parts [0, n) splits into, one contiguous part per pool
-// thread (at least min_per_part items each, at most 64 parts; or max_parts parts, whatever the
-// number of threads, where the results must not depend on it), on the pool: the sampler's passes
-// over a vocabulary's logits, which the output matrix's job has mostly pushed out of the caches,
-// read at every thread's bandwidth. Returns the number of parts (every one of them is run, by
-// one thread when the pool is busy).
-template <typename Fn>
-int64_t for_parts(int64_t n, int64_t min_per_part, Fn&& fn, int64_t max_parts = 0) {
-  if (n <= 0) return 0;
-  ThreadPool& pool = ThreadPool::global();
-  const int64_t most = max_parts > 0 ? max_parts : std::min<int64_t>(pool.size(), 64);
-  const int64_t want = std::clamp<int64_t>(n / std::max<int64_t>(1, min_per_part), 1, most);
-  const int64_t chunk = (n + want - 1) / want, parts = (n + chunk - 1) / chunk;
-  auto run = [&](int64_t a, int64_t b) {
-    for (int64_t p = a / chunk; p * chunk < b; ++p) fn(p, p * chunk, std::min(n, (p + 1) * chunk));
-  };
-  if (parts > 1 && pool.size() > 1) pool.parallel_chunks(n, chunk, run);
-  else run(0, n);
-  return parts;
-}
-
 // The k entries of x[a, b) with the largest values (the lower index on a tie) into out, unordered.
 // A SIMD scan adds the entries above a threshold; whenever out holds 4k of them, the best k are
 // kept (nth_element) and the threshold rises to the k-th value. A later entry equal to that value
@@ -230,7 +223,8 @@ int32_t Sampler::sample(float* logits, int64_t vocab, const std::vector<int32_t>
       l = l > 0 ? l / p_.repetition_penalty : l * p_.repetition_penalty;
     }
   }
-  if (p_.temperature <= 0.0f || vocab <= 0) return argmax(logits, vocab);
+  // A temperature so small that 1/T overflows is greedy too (the weights would be 0 * inf).
+  if (p_.temperature <= 0.0f || !std::isfinite(1.0f / p_.temperature) || vocab <= 0) return argmax(logits, vocab);
   if (!narrows(vocab)) {
     // The whole vocabulary: the maximum, then the weights' sums per block (nothing stored), then
     // the block the draw lands in weighed again and walked. Two passes over the logits.
@@ -325,6 +319,10 @@ bool Sampler::select(const float* logits, int64_t vocab) {
   cand_.clear();
   if (vocab <= 0) return false;
   const float T = p_.temperature > 0.0f ? p_.temperature : 1.0f;
+  if (!std::isfinite(1.0f / T)) {  // as greedy: the first maximum alone
+    cand_.assign(1, {1.0f, argmax(logits, vocab)});
+    return false;
+  }
   auto weigh = [&](float maxl, float cut) {  // cand_'s logits (by_prob order) to weights; their sum
     weights_.resize(cand_.size());
     for (size_t i = 0; i < cand_.size(); ++i) weights_[i] = cand_[i].first;

@@ -106,6 +106,30 @@ TEST(Sampler, TopKOneAndTinyTopPAreGreedy) {
   }
 }
 
+// A temperature so small that 1/T overflows a float (the old division-based weights gave the
+// greedy token) is greedy on every path, never a token picked from NaN weights.
+TEST(Sampler, TinyTemperatureIsGreedy) {
+  const int64_t V = 5000;
+  std::vector<float> base(V);
+  for (int64_t i = 0; i < V; ++i) base[i] = std::sin(static_cast<float>(i));
+  base[1234] = 3.0f;
+  for (int mix = 0; mix < 4; ++mix) {
+    SamplingParams p;
+    p.temperature = 1e-40f;
+    p.top_k = mix == 1 ? 5 : 0;
+    p.top_p = mix == 2 ? 0.5f : 1.0f;
+    p.min_p = mix == 3 ? 0.1f : 0.0f;
+    Sampler s(p);
+    for (int i = 0; i < 5; ++i) {
+      auto l = base;
+      EXPECT_EQ(s.sample(l.data(), V, {}), 1234) << "mix " << mix;
+    }
+    const auto& c = s.candidates(base.data(), V);
+    ASSERT_EQ(c.size(), 1u) << "mix " << mix;
+    EXPECT_EQ(c[0].second, 1234);
+  }
+}
+
 TEST(Sampler, TopKRestrictsSupport) {
   SamplingParams p;
   p.temperature = 10.0f;
